@@ -1,0 +1,73 @@
+"""Users log in with their e-mail. Notifications are in-app messages (also e-mailed later)."""
+
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra):
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        email = self.normalize_email(email).lower()
+        user = self.model(email=email, **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email, password=None, **extra):
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    username = None
+    email = models.EmailField("e-mail address", unique=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Notification(models.Model):
+    class Kind(models.TextChoices):
+        COPY_STARTED = "copy_started", "Copy started"
+        COPY_STOPPED = "copy_stopped", "Copy stopped"
+        MISSED_COPY = "missed_copy", "Missed copy"
+        SYNC_FAILED = "sync_failed", "Sync failed"
+        STOP_LOSS = "stop_loss", "Stop loss triggered"
+        LIQUIDATION = "liquidation", "Liquidation"
+        LEAD_ENDED = "lead_ended", "Lead trader ended strategy"
+        PROFIT_SHARE = "profit_share", "Profit share settled"
+        DEPOSIT = "deposit", "Deposit"
+        WITHDRAWAL = "withdrawal", "Withdrawal"
+        LEAD_APPROVED = "lead_approved", "Lead trader approved"
+        INFO = "info", "Info"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    message = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+    read = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind}: {self.message[:40]}"

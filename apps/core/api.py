@@ -1,0 +1,82 @@
+"""API plumbing shared by every app: the error shape, pagination, money fields.
+
+Every error leaves as ``{"detail": str, "code": str, "fields": {name: message}}`` with a 4xx.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, serializers
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from apps.core.exceptions import ApplicationError
+from apps.core.money import MAX_DIGITS, USDT_PLACES
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+def _flatten(detail) -> str:
+    if isinstance(detail, list):
+        return " ".join(_flatten(d) for d in detail)
+    if isinstance(detail, dict):
+        return " ".join(f"{k}: {_flatten(v)}" for k, v in detail.items())
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        return Response(
+            {"detail": exc.message, "code": exc.code, "fields": exc.fields},
+            status=exc.status_code,
+        )
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        fields = {}
+        detail = exc.detail
+        if isinstance(detail, dict):
+            for name, messages in detail.items():
+                fields[name] = _flatten(messages)
+            non_field = fields.pop("non_field_errors", None)
+            message = non_field or "; ".join(f"{k}: {v}" for k, v in fields.items())
+        else:
+            message = _flatten(detail)
+        response.data = {"detail": message or "Invalid input.", "code": "invalid", "fields": fields}
+    else:
+        detail = getattr(exc, "detail", str(exc))
+        code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
+        response.data = {"detail": _flatten(detail), "code": str(code), "fields": {}}
+    return response
+
+
+class MoneyField(serializers.DecimalField):
+    """USDT in and out as a decimal string with 8 places; accepts strings or numbers."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", MAX_DIGITS)
+        kwargs.setdefault("decimal_places", USDT_PLACES)
+        kwargs.setdefault("coerce_to_string", True)
+        super().__init__(**kwargs)
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    fields = serializers.DictField(child=serializers.CharField())

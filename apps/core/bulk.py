@@ -1,0 +1,164 @@
+"""Set-based writes: one statement for many rows.
+
+On PostgreSQL each helper sends ONE statement whose rows travel as arrays
+(``INSERT ... SELECT FROM unnest(...)``, ``UPDATE ... FROM unnest(...)``): no per-row SQL is
+built in Python, which is what keeps a 10,000-follower fan-out near the speed of COPY.
+Elsewhere (SQLite for ``make run``) they fall back to Django's bulk_create / bulk_update,
+which are correct but slower. Both paths run under the same tests.
+
+These helpers never round or validate money: callers pass final values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+
+from django.db import connection, models
+from django.db.models import Case, F, Value, When
+from django.utils import timezone
+
+
+def _is_pg() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _concrete_fields(model: type[models.Model]) -> list[models.Field]:
+    return [f for f in model._meta.concrete_fields if not f.primary_key]
+
+
+def _fill_row(model, fields, row: Mapping, now) -> list:
+    values = []
+    for f in fields:
+        if f.attname in row:
+            v = row[f.attname]
+        elif f.name in row:
+            v = row[f.name]
+            if isinstance(v, models.Model):
+                v = v.pk
+        elif getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            v = now
+        elif f.has_default():
+            v = f.get_default()
+        elif f.null:
+            v = None
+        else:
+            raise ValueError(f"{model.__name__}.{f.name} needs a value")
+        values.append(v)
+    return values
+
+
+def _pg_array_type(field: models.Field) -> str:
+    t = field.rel_db_type(connection) if field.is_relation else field.db_type(connection)
+    if t.startswith("varchar") or t.startswith("character varying"):
+        return "text"
+    if t == "serial" or t == "bigserial":
+        return "bigint"
+    return t.split(" CHECK")[0].split(" check")[0]
+
+
+def _pg_value(field: models.Field, v):
+    if v is None:
+        return None
+    if isinstance(field, models.JSONField):
+        return json.dumps(v, default=str)
+    return v
+
+
+def bulk_insert(
+    model: type[models.Model], rows: Sequence[Mapping], *, returning: str | None = "id"
+) -> list:
+    """Insert ``rows`` (dicts of field name or attname -> value). Returns the ``returning``
+    column of each row in order (or [] when returning is None)."""
+    if not rows:
+        return []
+    now = timezone.now()
+    fields = _concrete_fields(model)
+    data = [_fill_row(model, fields, r, now) for r in rows]
+    if not _is_pg():
+        objs = [model(**{f.attname: v for f, v in zip(fields, vals, strict=True)}) for vals in data]
+        model.objects.bulk_create(objs, batch_size=500)
+        return [getattr(o, returning) for o in objs] if returning else []
+    table = connection.ops.quote_name(model._meta.db_table)
+    cols = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    arrays = []
+    casts = []
+    for i, f in enumerate(fields):
+        arrays.append([_pg_value(f, vals[i]) for vals in data])
+        casts.append(f"%s::{_pg_array_type(f)}[]")
+    sql = f"INSERT INTO {table} ({cols}) SELECT * FROM unnest({', '.join(casts)})"
+    if returning:
+        sql += f" RETURNING {connection.ops.quote_name(model._meta.get_field(returning).column)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
+        return [r[0] for r in cursor.fetchall()] if returning else []
+
+
+def bulk_increment(
+    model: type[models.Model], field: str, deltas: Mapping[int, Decimal]
+) -> int:
+    """``field = field + delta`` for each pk in ``deltas``, in one statement. Rows should be
+    locked by the caller (lock order is the caller's business). Returns rows updated."""
+    deltas = {pk: d for pk, d in deltas.items() if d}
+    if not deltas:
+        return 0
+    if not _is_pg():
+        updated = 0
+        items = list(deltas.items())
+        out_field = model._meta.get_field(field)
+        for start in range(0, len(items), 400):
+            part = items[start : start + 400]
+            case = Case(
+                *[When(pk=pk, then=Value(d, output_field=out_field)) for pk, d in part],
+                output_field=out_field,
+            )
+            updated += model.objects.filter(pk__in=[pk for pk, _ in part]).update(
+                **{field: F(field) + case}
+            )
+        return updated
+    table = connection.ops.quote_name(model._meta.db_table)
+    f = model._meta.get_field(field)
+    col = connection.ops.quote_name(f.column)
+    pk_col = connection.ops.quote_name(model._meta.pk.column)
+    sql = (
+        f"UPDATE {table} AS t SET {col} = t.{col} + v.d "
+        f"FROM unnest(%s::bigint[], %s::{_pg_array_type(f)}[]) AS v(id, d) "
+        f"WHERE t.{pk_col} = v.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(deltas.keys()), list(deltas.values())])
+        return cursor.rowcount
+
+
+def bulk_set(model: type[models.Model], rows: Iterable[Mapping], fields: Sequence[str]) -> int:
+    """Set ``fields`` to each row's own values (rows carry ``id``), in one statement."""
+    rows = list(rows)
+    if not rows:
+        return 0
+    if not _is_pg():
+        objs = []
+        for r in rows:
+            obj = model(pk=r["id"])
+            for name in fields:
+                setattr(obj, model._meta.get_field(name).attname, r[name])
+            objs.append(obj)
+        return model.objects.bulk_update(objs, list(fields), batch_size=400)
+    table = connection.ops.quote_name(model._meta.db_table)
+    pk_col = connection.ops.quote_name(model._meta.pk.column)
+    mfields = [model._meta.get_field(n) for n in fields]
+    sets = ", ".join(
+        f"{connection.ops.quote_name(f.column)} = v.c{i}" for i, f in enumerate(mfields)
+    )
+    casts = ["%s::bigint[]"] + [f"%s::{_pg_array_type(f)}[]" for f in mfields]
+    names = ", ".join(["id"] + [f"c{i}" for i in range(len(mfields))])
+    sql = (
+        f"UPDATE {table} AS t SET {sets} FROM unnest({', '.join(casts)}) AS v({names}) "
+        f"WHERE t.{pk_col} = v.id"
+    )
+    params = [[r["id"] for r in rows]] + [
+        [_pg_value(f, r[f.name]) for r in rows] for f in mfields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

@@ -1,0 +1,76 @@
+"""Instruments, their one price (last = mark), price history and funding rates (SPEC §4)."""
+
+from django.db import models
+
+from apps.core.fields import MoneyField, PriceField, QuantityField
+
+
+class Instrument(models.Model):
+    class Kind(models.TextChoices):
+        PERPETUAL = "perpetual", "Perpetual swap"
+        SPOT = "spot", "Spot"
+
+    name = models.CharField(max_length=32, unique=True)  # "BTC-USDT-SWAP", "BTC-USDT"
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    base_asset = models.CharField(max_length=16)  # "BTC"
+    quote_asset = models.CharField(max_length=16, default="USDT")
+    # Perpetual: base units per contract (0.01 BTC). Spot: 1 (quantities are in base units).
+    contract_value = QuantityField(default=1)
+    lot_size = QuantityField()
+    min_size = QuantityField()
+    max_leverage = models.PositiveIntegerField(null=True, blank=True)
+    mmr = MoneyField(null=True, blank=True)  # maintenance margin rate
+    taker_fee = MoneyField()
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_perpetual(self) -> bool:
+        return self.kind == self.Kind.PERPETUAL
+
+
+class Price(models.Model):
+    """The current price of an instrument, used as last and mark price."""
+
+    instrument = models.OneToOneField(Instrument, on_delete=models.CASCADE, related_name="price")
+    price = PriceField()
+    funding_rate = MoneyField(default="0.0001")  # perpetuals; per 8 h
+    updated_at = models.DateTimeField()
+    source = models.CharField(max_length=16, default="operator")
+
+    class Meta:
+        ordering = ["instrument__name"]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} {self.price}"
+
+
+class PriceTick(models.Model):
+    """History: one row per price change."""
+
+    class Source(models.TextChoices):
+        OPERATOR = "operator", "Operator"
+        SIMULATED = "simulated", "Simulated feed"
+        REPLAY = "replay", "CSV replay"
+        SEED = "seed", "Seed"
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="ticks")
+    price = PriceField()
+    source = models.CharField(max_length=16, choices=Source.choices)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["instrument", "-created_at"])]
+
+
+class FeedState(models.Model):
+    """The simulated random walk's state, so a restarted feed continues reproducibly."""
+
+    instrument = models.OneToOneField(Instrument, on_delete=models.CASCADE)
+    step = models.PositiveBigIntegerField(default=0)

@@ -1,0 +1,104 @@
+"""Shared fixtures.
+
+- After every test that touched the database, the ledger must sum to zero, every entry must
+  balance, and every account balance must equal the sum of its postings (SPEC §11.1).
+- ``postgres`` / ``redis_url`` / ``live_worker`` skip when the service is absent, unless
+  REQUIRE_SERVICES=1 (CI), where an absent service fails the test instead.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+
+import pytest
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def missing_service(what: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{what} is required (REQUIRE_SERVICES=1) but not available", pytrace=False)
+    pytest.skip(f"{what} not available")
+
+
+def ledger_problems() -> list[str]:
+    from django.db.models import Sum
+
+    from apps.ledger.models import Account, Posting
+
+    problems = []
+    total = Posting.objects.aggregate(s=Sum("amount"))["s"] or Decimal(0)
+    if total != 0:
+        problems.append(f"postings sum to {total}, not 0")
+    unbalanced = (
+        Posting.objects.values("entry_id").annotate(s=Sum("amount")).exclude(s=0).count()
+    )
+    if unbalanced:
+        problems.append(f"{unbalanced} unbalanced journal entries")
+    sums = dict(Posting.objects.values_list("account_id").annotate(s=Sum("amount")))
+    for acc_id, balance, kind in Account.objects.values_list("id", "balance", "kind"):
+        if sums.get(acc_id, Decimal(0)) != balance:
+            problems.append(f"account {acc_id} balance {balance} != postings {sums.get(acc_id)}")
+        if balance < 0 and kind in Account.USER_KINDS:
+            problems.append(f"user account {acc_id} is negative: {balance}")
+    return problems
+
+
+@pytest.fixture(autouse=True)
+def _ledger_zero_sum(request):
+    yield
+    names = set(request.fixturenames)
+    marker = request.node.get_closest_marker("django_db")
+    if not (names & {"db", "transactional_db", "django_db_blocker"} or marker):
+        return
+    if request.node.get_closest_marker("no_ledger_check"):
+        return
+    from django.db import connection
+
+    if connection.connection is None and not connection.in_atomic_block:
+        # transactional tests may have closed the connection: reopen to check
+        pass
+    try:
+        from django.test.utils import CaptureQueriesContext  # noqa: F401
+
+        problems = ledger_problems()
+    except Exception as exc:  # the test's own database may be gone (module teardown)
+        if "no such table" in str(exc) or "does not exist" in str(exc):
+            return
+        raise
+    assert not problems, "ledger invariant broken after test: " + "; ".join(problems)
+
+
+@pytest.fixture
+def postgres(db):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        missing_service("PostgreSQL (set DATABASE_URL=postgres://...)")
+    return connection
+
+
+@pytest.fixture
+def redis_url():
+    url = os.environ.get("CELERY_BROKER_URL", "")
+    if not url.startswith("redis://"):
+        missing_service("Redis broker (set CELERY_BROKER_URL=redis://...)")
+    import redis
+
+    try:
+        redis.Redis.from_url(url).ping()
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        missing_service(f"Redis at {url} ({exc})")
+    return url
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "no_ledger_check: skip the zero-sum check")

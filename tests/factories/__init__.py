@@ -1,0 +1,1 @@
+"""factory_boy factories. Money-holding factories fund accounts through ledger services only."""
