@@ -47,26 +47,19 @@ def ledger_problems() -> list[str]:
 
 @pytest.fixture(autouse=True)
 def _ledger_zero_sum(request):
-    yield
     names = set(request.fixturenames)
     marker = request.node.get_closest_marker("django_db")
-    if not (names & {"db", "transactional_db", "django_db_blocker"} or marker):
+    uses_db = bool(names & {"db", "transactional_db"}) or marker is not None
+    if not uses_db or request.node.get_closest_marker("no_ledger_check"):
+        yield
         return
-    if request.node.get_closest_marker("no_ledger_check"):
-        return
-    from django.db import connection
-
-    if connection.connection is None and not connection.in_atomic_block:
-        # transactional tests may have closed the connection: reopen to check
-        pass
-    try:
-        from django.test.utils import CaptureQueriesContext  # noqa: F401
-
-        problems = ledger_problems()
-    except Exception as exc:  # the test's own database may be gone (module teardown)
-        if "no such table" in str(exc) or "does not exist" in str(exc):
-            return
-        raise
+    # Ask for the database fixture first so that it is torn down after this check runs.
+    transactional = "transactional_db" in names or (
+        marker is not None and marker.kwargs.get("transaction", False)
+    )
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    yield
+    problems = ledger_problems()
     assert not problems, "ledger invariant broken after test: " + "; ".join(problems)
 
 
