@@ -93,6 +93,7 @@ class CopyEvent(models.Model):
         COPIED = "copied", "Copied"
         MISSED = "missed", "Missed"
         SYNC_FAILED = "sync_failed", "Sync failed"
+        SKIPPED = "skipped", "Nothing to change"
         INVESTMENT = "investment", "Investment changed"
         MANUAL_CLOSE = "manual_close", "Closed by hand"
         STOP_LOSS = "stop_loss", "Stop loss triggered"

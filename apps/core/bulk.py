@@ -39,12 +39,10 @@ def _fill_row(model, fields, row: Mapping, now) -> list:
                 v = v.pk
         elif getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
             v = now
-        elif f.has_default():
-            v = f.get_default()
-        elif f.null:
-            v = None
         else:
-            raise ValueError(f"{model.__name__}.{f.name} needs a value")
+            v = f.get_default()  # the declared default, "" for text, None for nullable
+            if v is None and not f.null:
+                raise ValueError(f"{model.__name__}.{f.name} needs a value")
         values.append(v)
     return values
 

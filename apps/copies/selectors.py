@@ -1,0 +1,90 @@
+"""Copy figures: one definition of equity, PnL, margin and available for the API, the pages
+and the admin (SPEC §2, §11.2).
+
+- equity            = copy account balance + uPnL of its open positions
+- pnl               = equity - net investment (money moved in - money moved out)
+- realized_pnl      = sum of closed PnL - trading fees + funding (net, SPEC §8's R)
+- unrealized_pnl    = uPnL of open positions at the current price
+- margin_in_use     = margins of open positions
+- available         = free cash for new margin and fees (positions.selectors)
+- profit share pending = ratio x max(0, R - high-water mark), rounded down
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import QuerySet
+
+from apps.copies.models import Copy, CopyEvent
+from apps.core.exceptions import NotFound
+from apps.core.money import ZERO, usdt_down
+from apps.positions.selectors import account_figures, realized_totals
+
+
+@dataclass(frozen=True)
+class CopyFigures:
+    equity: Decimal
+    pnl: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    margin_in_use: Decimal
+    available: Decimal
+    cash: Decimal
+    balance: Decimal
+    profit_share_pending: Decimal
+    open_positions: int
+
+
+def copy_figures_many(copies: list[Copy]) -> dict[int, CopyFigures]:
+    """Figures for many copies in three queries."""
+    account_ids = [c.account_id for c in copies]
+    figs = account_figures(account_ids)
+    totals = realized_totals(account_ids)
+    out = {}
+    for c in copies:
+        f = figs[c.account_id]
+        t = totals.get(c.account_id) or {"realized": ZERO, "fees": ZERO, "funding": ZERO}
+        realized = t["realized"] - t["fees"] + t["funding"]
+        pending = usdt_down(c.profit_share_ratio * max(ZERO, realized - c.high_water_mark))
+        out[c.pk] = CopyFigures(
+            equity=f.equity,
+            pnl=f.equity - c.total_investment if c.is_active else realized,
+            realized_pnl=realized,
+            unrealized_pnl=f.upnl,
+            margin_in_use=f.margin,
+            available=f.available,
+            cash=f.cash,
+            balance=f.balance,
+            profit_share_pending=pending if c.is_active else ZERO,
+            open_positions=len(f.positions),
+        )
+    return out
+
+
+def copy_figures(copy: Copy) -> CopyFigures:
+    return copy_figures_many([copy])[copy.pk]
+
+
+def copy_list_for_user(*, user, status: str | None = None) -> QuerySet[Copy]:
+    qs = Copy.objects.filter(follower=user).select_related("lead", "account")
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-id")
+
+
+def copy_get_for_user(*, user, copy_id) -> Copy:
+    """A user sees only their own copies: anything else is 'not found' (no enumeration)."""
+    try:
+        return Copy.objects.select_related("lead", "account").get(pk=int(copy_id), follower=user)
+    except (Copy.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such copy.") from None
+
+
+def copy_events(*, copy: Copy) -> QuerySet[CopyEvent]:
+    return copy.events.select_related("lead_event").order_by("-id")
+
+
+def active_copies_count(*, lead_id: int, market: str = Copy.Market.FUTURES) -> int:
+    return Copy.objects.filter(lead_id=lead_id, market=market, status=Copy.Status.ACTIVE).count()

@@ -1,0 +1,161 @@
+"""Reads of positions and account figures, written once for the API, pages, admin and
+the mirroring engine's inputs.
+
+Definitions (SPEC §2, §4):
+- balance      = the ledger account's balance (cash + margins held inside it)
+- margin       = sum of open positions' margins
+- cash         = balance - margin
+- uPnL         = sum over open positions of side x size x contract value x (mark - entry)
+- equity       = balance + uPnL  (= cash + margins + uPnL)
+- available    = cash + min(0, uPnL of cross positions), never below 0: what new margin and
+                 fees may use. A cross loss eats into free cash before it is realized.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from apps.core.money import ZERO
+from apps.ledger.models import Account
+from apps.market import math as pmath
+from apps.market.models import Instrument, Price
+from apps.positions.models import MarginMode, Position
+
+
+@dataclass
+class OpenPositionRow:
+    id: int
+    account_id: int
+    lead_position_id: int | None
+    instrument_id: int
+    side: str
+    margin_mode: str
+    leverage: int
+    size: Decimal
+    entry_price: Decimal
+    margin: Decimal
+    mark: Decimal | None
+    contract_value: Decimal
+
+    @property
+    def upnl(self) -> Decimal:
+        if self.mark is None:
+            return ZERO
+        return pmath.upnl(self.side, self.size, self.contract_value, self.entry_price, self.mark)
+
+
+@dataclass
+class AccountFigures:
+    account_id: int
+    balance: Decimal = ZERO
+    margin: Decimal = ZERO
+    upnl: Decimal = ZERO
+    cross_upnl: Decimal = ZERO
+    positions: list[OpenPositionRow] = field(default_factory=list)
+
+    @property
+    def cash(self) -> Decimal:
+        return self.balance - self.margin
+
+    @property
+    def equity(self) -> Decimal:
+        return self.balance + self.upnl
+
+    @property
+    def available(self) -> Decimal:
+        return max(ZERO, self.cash + min(ZERO, self.cross_upnl))
+
+
+def open_positions_for_accounts(
+    account_ids: Iterable[int], *, lead_position_id: int | None = None
+) -> list[OpenPositionRow]:
+    """Every open position of these accounts with its mark price: one query."""
+    qs = Position.objects.filter(account_id__in=list(account_ids), status=Position.Status.OPEN)
+    if lead_position_id is not None:
+        qs = qs.filter(lead_position_id=lead_position_id)
+    rows = list(
+        qs.values_list(
+            "id",
+            "account_id",
+            "lead_position_id",
+            "instrument_id",
+            "side",
+            "margin_mode",
+            "leverage",
+            "size",
+            "entry_price",
+            "margin",
+            "instrument__price__price",
+            "instrument__contract_value",
+        ).order_by("id")
+    )
+    return [OpenPositionRow(*r) for r in rows]
+
+
+def account_figures(account_ids: Iterable[int]) -> dict[int, AccountFigures]:
+    """Balance, margin, uPnL, equity and available for many accounts in two queries."""
+    ids = list(account_ids)
+    figures = {
+        pk: AccountFigures(account_id=pk, balance=bal)
+        for pk, bal in Account.objects.filter(pk__in=ids).values_list("pk", "balance")
+    }
+    for row in open_positions_for_accounts(ids):
+        fig = figures[row.account_id]
+        u = row.upnl
+        fig.positions.append(row)
+        fig.margin += row.margin
+        fig.upnl += u
+        if row.margin_mode == MarginMode.CROSS:
+            fig.cross_upnl += u
+    return figures
+
+
+def account_figures_one(account_id: int) -> AccountFigures:
+    return account_figures([account_id])[account_id]
+
+
+def position_upnl(position: Position) -> Decimal:
+    try:
+        mark = position.instrument.price.price
+    except Price.DoesNotExist:
+        return ZERO
+    if position.status != Position.Status.OPEN:
+        return ZERO
+    return pmath.upnl(
+        position.side,
+        position.size,
+        position.instrument.contract_value,
+        position.entry_price,
+        mark,
+    )
+
+
+def position_list(*, account_id: int, status: str | None = None):
+    qs = Position.objects.filter(account_id=account_id).select_related("instrument__price")
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-id")
+
+
+def realized_totals(account_ids: Iterable[int]) -> dict[int, dict[str, Decimal]]:
+    """Per account: gross realized PnL, trading fees and funding of all its positions."""
+    from django.db.models import Sum
+
+    out: dict[int, dict[str, Decimal]] = defaultdict(
+        lambda: {"realized": ZERO, "fees": ZERO, "funding": ZERO}
+    )
+    for acc, r, f, fu in (
+        Position.objects.filter(account_id__in=list(account_ids))
+        .values("account_id")
+        .annotate(r=Sum("realized_pnl"), f=Sum("fees"), fu=Sum("funding"))
+        .values_list("account_id", "r", "f", "fu")
+    ):
+        out[acc] = {"realized": r or ZERO, "fees": f or ZERO, "funding": fu or ZERO}
+    return out
+
+
+def instrument_map(ids: Iterable[int]) -> dict[int, Instrument]:
+    return {i.pk: i for i in Instrument.objects.filter(pk__in=list(ids))}

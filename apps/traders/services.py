@@ -1,0 +1,426 @@
+"""Lead traders and their trading (SPEC §2, §5).
+
+Every lead action is a top-level money service with its own durable transaction. Locks, in
+the global order: the LeadTrader row, then the lead's position, then ledger accounts (pk
+order, inside ledger_post / positions_apply). Each action writes its ``LeadEvent`` (the
+outbox) in the same transaction as the trade, so a trade is never mirrored unless it
+happened, and never lost if it did.
+Idempotency: the ledger keys are derived from the event id (``lead-event:<id>``), so a
+trade's money is booked exactly once with the event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.core.exceptions import ApplicationError, Conflict, InsufficientFunds, NotFound
+from apps.core.money import to_decimal, to_lot, usdt, usdt_down
+from apps.ledger.models import Account, JournalEntry
+from apps.ledger.services import account_create, account_main, ledger_post
+from apps.market import math as pmath
+from apps.market.models import Instrument
+from apps.market.selectors import price_get
+from apps.market.services import venue_price
+from apps.positions.models import LeadEvent, MarginMode, Position, Side
+from apps.positions.outbox import lead_event_recorded
+from apps.positions.selectors import account_figures_one
+from apps.positions.services import CloseSpec, MarginSpec, OpenSpec, close_amounts, positions_apply
+from apps.traders.models import LeadTrader
+
+MAX_PROFIT_SHARE = Decimal("0.30")
+
+
+# --- input parsing shared by the API, forms and services -----------------------------------
+def parse_amount(value, *, field: str, label: str = "Amount") -> Decimal:
+    try:
+        amount = to_decimal(value)
+    except (TypeError, ValueError):
+        raise ApplicationError(
+            f"{label} must be a number, e.g. 100.50.", fields={field: "Enter a number."}
+        ) from None
+    if amount <= 0:
+        raise ApplicationError(
+            f"{label} must be greater than 0.", fields={field: "Must be greater than 0."}
+        )
+    if amount != usdt(amount):
+        raise ApplicationError(
+            f"{label} can have at most 8 decimal places.",
+            fields={field: "At most 8 decimal places."},
+        )
+    return amount
+
+
+def _instrument(value: Instrument | str, *, kind: str = Instrument.Kind.PERPETUAL) -> Instrument:
+    if isinstance(value, Instrument):
+        return value
+    try:
+        inst = Instrument.objects.get(name=str(value).upper(), active=True)
+    except Instrument.DoesNotExist:
+        raise ApplicationError(
+            f"Unknown instrument {value!r}.", code="unknown_instrument",
+            fields={"instrument": "Choose one of the listed instruments."},
+        ) from None
+    if inst.kind != kind:
+        raise ApplicationError(
+            f"{inst.name} is not a {kind} instrument.", fields={"instrument": "Wrong market."}
+        )
+    return inst
+
+
+def _lock_lead(lead: LeadTrader | int) -> LeadTrader:
+    pk = lead.pk if isinstance(lead, LeadTrader) else lead
+    locked = LeadTrader.objects.select_for_update().get(pk=pk)
+    if not locked.is_active:
+        raise Conflict("This lead trader has ended their strategy.", code="lead_not_active")
+    return locked
+
+
+def _lock_own_position(lead: LeadTrader, position: Position | int) -> Position:
+    pk = position.pk if isinstance(position, Position) else position
+    try:
+        pos = (
+            Position.objects.select_for_update(of=("self",))
+            .select_related("instrument")
+            .get(pk=pk, account_id=lead.futures_account_id, lead_position__isnull=True)
+        )
+    except Position.DoesNotExist:
+        raise NotFound("No such position in your lead futures account.") from None
+    if pos.status != Position.Status.OPEN:
+        raise Conflict("This position is already closed.", code="position_closed")
+    return pos
+
+
+def _exec_side(position_side: str, *, opening: bool) -> str:
+    buys = (position_side == Side.LONG) == opening
+    return "buy" if buys else "sell"
+
+
+# --- approval -------------------------------------------------------------------------------
+def lead_trader_approve(
+    *,
+    email: str,
+    nickname: str,
+    profit_share_ratio: Decimal | str = Decimal("0.10"),
+    max_copiers: int | None = None,
+    bio: str = "",
+    operator=None,
+) -> LeadTrader:
+    """Make an existing user a lead trader with a lead futures and a lead spot account."""
+    User = get_user_model()
+    try:
+        ratio = to_decimal(profit_share_ratio)
+    except (TypeError, ValueError):
+        raise ApplicationError(
+            "Profit share ratio must be a number between 0 and 0.30.",
+            fields={"profit_share_ratio": "Enter a number between 0 and 0.30."},
+        ) from None
+    if not (0 <= ratio <= MAX_PROFIT_SHARE) or ratio != usdt(ratio):
+        raise ApplicationError(
+            "Profit share ratio must be between 0 and 0.30 (0% to 30%).",
+            fields={"profit_share_ratio": "Between 0 and 0.30."},
+        )
+    nickname = (nickname or "").strip()
+    if not nickname or len(nickname) > 40:
+        raise ApplicationError(
+            "A nickname of 1 to 40 characters is required.",
+            fields={"nickname": "1 to 40 characters."},
+        )
+    if max_copiers is not None and (not isinstance(max_copiers, int) or max_copiers < 1):
+        raise ApplicationError(
+            "Max copiers must be a whole number of at least 1.",
+            fields={"max_copiers": "At least 1."},
+        )
+    try:
+        user = User.objects.get(email__iexact=(email or "").strip())
+    except User.DoesNotExist:
+        raise ApplicationError(
+            f"No user with the e-mail {email!r}.", fields={"email": "No such user."}
+        ) from None
+    with transaction.atomic(durable=True):
+        if LeadTrader.objects.filter(user=user).exists():
+            raise Conflict(f"{user.email} is already a lead trader.", code="already_lead")
+        if LeadTrader.objects.filter(nickname__iexact=nickname).exists():
+            raise Conflict(
+                f"The nickname {nickname!r} is taken.", code="nickname_taken",
+                fields={"nickname": "Taken."},
+            )
+        futures = account_create(
+            kind=Account.Kind.LEAD_FUTURES, owner=user, code=f"lead_futures:{user.pk}"
+        )
+        spot = account_create(kind=Account.Kind.LEAD_SPOT, owner=user, code=f"lead_spot:{user.pk}")
+        extra = {} if max_copiers is None else {"max_copiers": max_copiers}
+        try:
+            lead = LeadTrader.objects.create(
+                user=user, nickname=nickname, bio=bio, profit_share_ratio=ratio,
+                futures_account=futures, spot_account=spot, approved_by=operator, **extra,
+            )
+        except IntegrityError:
+            raise Conflict("This lead trader already exists.", code="already_lead") from None
+    account_main(user=user)
+    return lead
+
+
+def lead_trader_end(*, lead: LeadTrader | int, actor=None) -> LeadTrader:
+    """End the strategy: no more copies can start; every copy is stopped by mirroring the
+    ``ended`` event (positions closed at market, profit share settled, cash returned)."""
+    with transaction.atomic(durable=True):
+        locked = _lock_lead(lead)
+        locked.status = LeadTrader.Status.ENDED
+        locked.ended_at = timezone.now()
+        locked.save(update_fields=["status", "ended_at"])
+        event = LeadEvent.objects.create(account_id=locked.futures_account_id, kind="ended")
+        lead_event_recorded(event.pk)
+    return locked
+
+
+# --- transfers ----------------------------------------------------------------------------
+def lead_transfer(
+    *, lead: LeadTrader, market: str, direction: str, amount, key: str | None = None
+) -> Account:
+    """Move cash between the lead's main account and a lead account. Out moves only free
+    cash (margin in use and open cross losses stay)."""
+    amount = parse_amount(amount, field="amount_usdt")
+    if market not in ("futures", "spot"):
+        raise ApplicationError("Market must be futures or spot.", fields={"market": "futures or spot"})
+    if direction not in ("in", "out"):
+        raise ApplicationError("Direction must be in or out.", fields={"direction": "in or out"})
+    key = key or f"lead-transfer:{uuid.uuid4()}"
+    with transaction.atomic(durable=True):
+        locked = LeadTrader.objects.select_for_update().get(pk=lead.pk)
+        lead_acc_id = locked.futures_account_id if market == "futures" else locked.spot_account_id
+        main = account_main(user=locked.user)
+        if direction == "in":
+            if locked.status != LeadTrader.Status.ACTIVE:
+                raise Conflict("Your strategy has ended: you can only move money out.")
+            postings = [(main.pk, -amount), (lead_acc_id, amount)]
+        else:
+            free = account_figures_one(lead_acc_id).available
+            if amount > free:
+                raise InsufficientFunds(
+                    f"Only {usdt_down(free)} USDT is free in your lead {market} account "
+                    "(margin in use stays).",
+                    fields={"amount_usdt": f"At most {usdt_down(free)}."},
+                )
+            postings = [(lead_acc_id, -amount), (main.pk, amount)]
+        ledger_post(key=key, kind=JournalEntry.Kind.TRANSFER, postings=postings,
+                    memo=f"lead {market} transfer {direction}")
+    return Account.objects.get(pk=lead_acc_id)
+
+
+# --- trading ------------------------------------------------------------------------------
+def _parse_leverage(value, instrument: Instrument) -> int:
+    try:
+        lev = int(str(value))
+    except (TypeError, ValueError):
+        raise ApplicationError(
+            "Leverage must be a whole number.", fields={"leverage": "Whole number."}
+        ) from None
+    if not 1 <= lev <= (instrument.max_leverage or 1):
+        raise ApplicationError(
+            f"Leverage must be between 1 and {instrument.max_leverage}x for {instrument.name}.",
+            fields={"leverage": f"1 to {instrument.max_leverage}."},
+        )
+    return lev
+
+
+def lead_position_open(
+    *,
+    lead: LeadTrader,
+    instrument: Instrument | str,
+    side: str,
+    margin_mode: str,
+    leverage,
+    margin,
+) -> Position:
+    """Open a new lead sub-position at market (hedge mode: every open is its own)."""
+    inst = _instrument(instrument)
+    if side not in Side.values:
+        raise ApplicationError("Side must be long or short.", fields={"side": "long or short"})
+    if margin_mode not in MarginMode.values:
+        raise ApplicationError(
+            "Margin mode must be cross or isolated.", fields={"margin_mode": "cross or isolated"}
+        )
+    lev = _parse_leverage(leverage, inst)
+    margin = parse_amount(margin, field="margin_usdt", label="Margin")
+    with transaction.atomic(durable=True):
+        locked = _lock_lead(lead)
+        Account.objects.select_for_update().get(pk=locked.futures_account_id)
+        figures = account_figures_one(locked.futures_account_id)
+        price = venue_price(instrument=inst, side=_exec_side(side, opening=True))
+        size = to_lot(margin * lev / (price * inst.contract_value), inst.lot_size)
+        if size < inst.min_size:
+            need = usdt_down(pmath.initial_margin(inst.min_size, inst.contract_value, price, lev))
+            raise ApplicationError(
+                f"Margin too small: the minimum size {inst.min_size} needs about {need} USDT "
+                f"at {lev}x.", code="below_min_size", fields={"margin_usdt": f"At least {need}."},
+            )
+        used = usdt_down(pmath.initial_margin(size, inst.contract_value, price, lev))
+        fee = usdt_down(pmath.notional(size, inst.contract_value, price) * inst.taker_fee)
+        if used + fee > figures.available:
+            raise InsufficientFunds(
+                f"Margin {used} + fee {fee} USDT exceeds the {usdt_down(figures.available)} USDT "
+                "available in your lead futures account.",
+                fields={"margin_usdt": "Not enough available."},
+            )
+        event = LeadEvent.objects.create(
+            account_id=locked.futures_account_id, kind=LeadEvent.Kind.OPEN, instrument=inst,
+            side=side, margin_mode=margin_mode, leverage=lev, fill_price=price, size=size,
+            margin=used, lead_equity_before=usdt_down(figures.equity),
+        )
+        result = positions_apply(
+            opens=[
+                OpenSpec(
+                    key=f"lead-event:{event.pk}", account_id=locked.futures_account_id,
+                    instrument_id=inst.pk, side=side, margin_mode=margin_mode, leverage=lev,
+                    size=size, price=price, margin=used, fee=fee, lead_event_id=event.pk,
+                )
+            ]
+        )
+        event.position_id = result.opened[0]
+        event.save(update_fields=["position"])
+        lead_event_recorded(event.pk)
+    return Position.objects.get(pk=result.opened[0])
+
+
+def lead_position_close(*, lead: LeadTrader, position: Position | int, fraction) -> Position:
+    """Close a fraction (0 < f <= 1) of a sub-position at market. A remainder below the
+    minimum size is closed too; the event records the fraction actually closed."""
+    try:
+        f = to_decimal(fraction)
+    except (TypeError, ValueError):
+        f = Decimal(-1)
+    if not (0 < f <= 1):
+        raise ApplicationError(
+            "Fraction must be greater than 0 and at most 1 (1 closes all).",
+            fields={"fraction": "0 < fraction <= 1"},
+        )
+    with transaction.atomic(durable=True):
+        locked = _lock_lead(lead)
+        pos = _lock_own_position(locked, position)
+        inst = pos.instrument
+        qty = pos.size if f == 1 else to_lot(pos.size * f, inst.lot_size)
+        if pos.size - qty < inst.min_size:
+            qty = pos.size
+        if qty <= 0:
+            raise ApplicationError(
+                f"That fraction closes less than one lot ({inst.lot_size}).",
+                fields={"fraction": "Too small."},
+            )
+        price = venue_price(instrument=inst, side=_exec_side(pos.side, opening=False))
+        realized, fee, released = close_amounts(
+            side=pos.side, size=pos.size, margin=pos.margin, entry_price=pos.entry_price,
+            quantity=qty, price=price, contract_value=inst.contract_value,
+            taker_fee=inst.taker_fee,
+        )
+        full = qty == pos.size
+        event = LeadEvent.objects.create(
+            account_id=locked.futures_account_id,
+            kind=LeadEvent.Kind.CLOSE if full else LeadEvent.Kind.PARTIAL_CLOSE,
+            position=pos, instrument=inst, side=pos.side, margin_mode=pos.margin_mode,
+            leverage=pos.leverage, fill_price=price, size=qty,
+            fraction=Decimal(1) if full else qty / pos.size,
+        )
+        positions_apply(
+            closes=[
+                CloseSpec(
+                    key=f"lead-event:{event.pk}", position_id=pos.pk, quantity=qty, price=price,
+                    realized_pnl=realized, fee=fee, margin_released=released,
+                    reason=Position.CloseReason.LEAD, lead_event_id=event.pk,
+                )
+            ]
+        )
+        lead_event_recorded(event.pk)
+    pos.refresh_from_db()
+    return pos
+
+
+def lead_position_leverage(*, lead: LeadTrader, position: Position | int, leverage) -> Position:
+    """Change a sub-position's leverage; its margin becomes entry notional / new leverage."""
+    with transaction.atomic(durable=True):
+        locked = _lock_lead(lead)
+        pos = _lock_own_position(locked, position)
+        lev = _parse_leverage(leverage, pos.instrument)
+        if lev == pos.leverage:
+            raise ApplicationError(
+                f"The position is already at {lev}x.", fields={"leverage": "Unchanged."}
+            )
+        Account.objects.select_for_update().get(pk=locked.futures_account_id)
+        new_margin = usdt_down(
+            pmath.initial_margin(pos.size, pos.instrument.contract_value, pos.entry_price, lev)
+        )
+        if new_margin > pos.margin:
+            free = account_figures_one(locked.futures_account_id).available
+            if new_margin - pos.margin > free:
+                raise InsufficientFunds(
+                    f"Lowering leverage to {lev}x needs {new_margin - pos.margin} USDT more "
+                    f"margin; {usdt_down(free)} USDT is available.",
+                    fields={"leverage": "Not enough available."},
+                )
+        event = LeadEvent.objects.create(
+            account_id=locked.futures_account_id, kind=LeadEvent.Kind.LEVERAGE, position=pos,
+            instrument=pos.instrument, side=pos.side, margin_mode=pos.margin_mode,
+            leverage=lev, previous_leverage=pos.leverage, lead_margin_before=pos.margin,
+            margin=new_margin,
+        )
+        positions_apply(margin_changes=[MarginSpec(pos.pk, new_margin, lev)])
+        lead_event_recorded(event.pk)
+    pos.refresh_from_db()
+    return pos
+
+
+def lead_position_margin(*, lead: LeadTrader, position: Position | int, amount) -> Position:
+    """Add (amount > 0) or reduce (amount < 0) an isolated sub-position's margin. Reducing
+    never goes below entry notional / leverage."""
+    try:
+        delta = to_decimal(amount)
+    except (TypeError, ValueError):
+        delta = Decimal(0)
+    if delta == 0 or delta != usdt(delta):
+        raise ApplicationError(
+            "Amount must be a non-zero number with at most 8 decimal places "
+            "(negative reduces margin).", fields={"amount_usdt": "Non-zero number."},
+        )
+    with transaction.atomic(durable=True):
+        locked = _lock_lead(lead)
+        pos = _lock_own_position(locked, position)
+        if pos.margin_mode != MarginMode.ISOLATED:
+            raise ApplicationError(
+                "Margin can only be added to or reduced from isolated positions.",
+                code="not_isolated", fields={"amount_usdt": "Cross positions share margin."},
+            )
+        Account.objects.select_for_update().get(pk=locked.futures_account_id)
+        if delta > 0:
+            free = account_figures_one(locked.futures_account_id).available
+            if delta > free:
+                raise InsufficientFunds(
+                    f"Only {usdt_down(free)} USDT is available to add.",
+                    fields={"amount_usdt": f"At most {usdt_down(free)}."},
+                )
+        else:
+            floor = usdt_down(
+                pmath.initial_margin(
+                    pos.size, pos.instrument.contract_value, pos.entry_price, pos.leverage
+                )
+            )
+            if pos.margin + delta < floor:
+                raise ApplicationError(
+                    f"Margin cannot go below {floor} USDT (entry notional / leverage); "
+                    f"you can reduce by at most {max(Decimal(0), pos.margin - floor)} USDT.",
+                    code="below_initial_margin", fields={"amount_usdt": "Too much."},
+                )
+        event = LeadEvent.objects.create(
+            account_id=locked.futures_account_id,
+            kind=LeadEvent.Kind.MARGIN_ADD if delta > 0 else LeadEvent.Kind.MARGIN_REDUCE,
+            position=pos, instrument=pos.instrument, side=pos.side,
+            margin_mode=pos.margin_mode, leverage=pos.leverage, margin=abs(delta),
+            lead_margin_before=pos.margin, fill_price=price_get(pos.instrument),
+        )
+        positions_apply(margin_changes=[MarginSpec(pos.pk, pos.margin + delta)])
+        lead_event_recorded(event.pk)
+    pos.refresh_from_db()
+    return pos
