@@ -1,4 +1,11 @@
-"""Users log in with their e-mail. Notifications are in-app messages (also e-mailed later)."""
+"""Users log in with their e-mail. Notifications are in-app messages, also e-mailed.
+
+Invariants:
+- ``User.email`` is stored lower-case and is unique; there is no username anywhere.
+- A notification belongs to exactly one user and is only ever shown to that user.
+- ``emailed_at`` is set once the e-mail copy went out; rows still NULL are the backlog a batch
+  mailer picks up (bulk fan-out notices are never e-mailed one by one).
+"""
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
@@ -64,10 +71,17 @@ class Notification(models.Model):
     data = models.JSONField(default=dict, blank=True)
     read = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "-created_at"])]
+        indexes = [
+            models.Index(fields=["user", "-created_at"]),
+            # The nav badge counts unread rows on every page view: keep that index small.
+            models.Index(
+                fields=["user"], condition=models.Q(read=False), name="notification_unread_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.kind}: {self.message[:40]}"

@@ -1,2 +1,15 @@
-urlpatterns: list = []
-api_urlpatterns: list = []
+from django.urls import path
+
+from apps.accounts import api, views
+
+urlpatterns = [
+    path("notifications/", views.notification_list, name="notification_list"),
+    path("notifications/read/", views.notification_mark_read, name="notification_mark_read"),
+]
+
+api_urlpatterns = [
+    path("auth/register/", api.RegisterApi.as_view(), name="auth-register"),
+    path("auth/token/", api.TokenApi.as_view(), name="auth-token"),
+    path("notifications/", api.NotificationListApi.as_view(), name="notification-list"),
+    path("notifications/read/", api.NotificationMarkReadApi.as_view(), name="notification-read"),
+]
