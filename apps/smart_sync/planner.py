@@ -1,0 +1,428 @@
+"""Planning the mirror of one lead event for every copy (SPEC §5.3, §6).
+
+``plan_event(event, copies, instrument, policy)`` returns intents; it reads nothing and writes
+nothing. The shell around it locks rows, moves money and records each intent with its explanation.
+
+Invariants:
+- Output order: copies by ``copy_id``; within a copy, linked positions by position id. Every copy
+  gets at least one intent (``skip`` "not linked to this copy" when it holds no linked position).
+- No slippage guard on closes, ever: they execute at ``event.price_now``.
+- Money rounds DOWN to 8 places (fees, margins, margin deltas, released margin); realized PnL rounds
+  toward minus infinity. Quantities round DOWN to the lot grid. Nothing else rounds.
+- A close leaves either nothing or at least the minimum size.
+- A margin reduce never takes the margin below entry notional / leverage.
+- A malformed event (a field its kind needs is missing or out of range, a spot event on a perpetual)
+  raises ``ValueError``: that is a bug in the shell, not a decision to record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from operator import attrgetter
+
+from .rounding import money_down, money_floor, to_lot
+from .sizing import ONE, OpenSizer
+from .types import (
+    FUTURES_EVENT_KINDS,
+    REASON_ADD_CASH,
+    REASON_AT_MINIMUM,
+    REASON_CLOSE_BELOW_LOT,
+    REASON_CROSS,
+    REASON_ENDED,
+    REASON_LEVERAGE_CASH,
+    REASON_LEVERAGE_UNCHANGED,
+    REASON_MARGIN_ZERO,
+    REASON_NOT_LINKED,
+    REASON_SAFE,
+    SPOT_EVENT_KINDS,
+    CopyState,
+    FollowerPosition,
+    Instrument,
+    Intent,
+    LeadEvent,
+    Policy,
+)
+
+DEFAULT_POLICY = Policy()
+_by_copy_id = attrgetter("copy_id")
+_by_position_id = attrgetter("id")
+
+
+def plan_event(
+    event: LeadEvent,
+    copies: Sequence[CopyState],
+    instrument: Instrument,
+    policy: Policy = DEFAULT_POLICY,
+) -> list[Intent]:
+    """One intent per (copy, affected position), ordered by copy id."""
+    kinds = SPOT_EVENT_KINDS if instrument.kind == "spot" else FUTURES_EVENT_KINDS
+    if event.kind not in kinds:
+        raise ValueError(f"event kind {event.kind!r} does not apply to a {instrument.kind}")
+    if event.price_now is None or event.price_now <= 0:
+        raise ValueError("price_now must be positive")
+    ordered = sorted(copies, key=_by_copy_id)
+    for before, after in zip(ordered, ordered[1:], strict=False):
+        if before.copy_id == after.copy_id:
+            raise ValueError(f"copy {after.copy_id} appears twice")
+    return _HANDLERS[event.kind](event, ordered, instrument, policy)
+
+
+# ---- opens -----------------------------------------------------------------------------------
+
+
+def _lead_ratio(part: Decimal | None, equity_before: Decimal | None, what: str) -> Decimal:
+    if part is None or part <= 0:
+        raise ValueError(f"the event needs a positive {what}")
+    if equity_before is None or equity_before <= 0:
+        raise ValueError("the event needs a positive lead_equity_before")
+    return part / equity_before
+
+
+def _plan_open(
+    event: LeadEvent, copies: list[CopyState], instrument: Instrument, policy: Policy
+) -> list[Intent]:
+    if event.leverage is None:
+        raise ValueError("an open needs the lead's leverage")
+    sizer = OpenSizer(
+        ratio=_lead_ratio(event.margin, event.lead_equity_before, "margin"),
+        price=event.price_now,
+        side=event.side,
+        leverage=event.leverage,
+        margin_mode=event.margin_mode,
+        instrument=instrument,
+        policy=policy,
+        fill_price=event.fill_price,
+        guard_slippage=event.guard_slippage,
+        event_kind=event.kind,
+    )
+    size = sizer.size
+    return [size(c.copy_id, c.equity, c.available) for c in copies]
+
+
+def _plan_spot_buy(
+    event: LeadEvent, copies: list[CopyState], instrument: Instrument, policy: Policy
+) -> list[Intent]:
+    sizer = OpenSizer(
+        ratio=_lead_ratio(event.amount, event.lead_equity_before, "amount"),
+        price=event.price_now,
+        side="long",
+        leverage=1,
+        margin_mode=event.margin_mode,
+        instrument=instrument,
+        policy=policy,
+        fill_price=event.fill_price,
+        guard_slippage=event.guard_slippage,
+        event_kind=event.kind,
+    )
+    size = sizer.size
+    return [size(c.copy_id, c.equity, c.available) for c in copies]
+
+
+# ---- events on a linked position ---------------------------------------------------------------
+
+PositionPlanner = Callable[[CopyState, FollowerPosition], Intent]
+
+
+def _each_linked(event: LeadEvent, copies: list[CopyState], plan: PositionPlanner) -> list[Intent]:
+    lead_id = event.lead_position_id
+    if lead_id is None:
+        raise ValueError(f"a {event.kind} event needs lead_position_id")
+    out: list[Intent] = []
+    for copy in copies:
+        linked = [p for p in copy.positions if p.lead_position_id == lead_id]
+        if not linked:
+            out.append(
+                Intent(
+                    copy_id=copy.copy_id,
+                    action="skip",
+                    price=event.price_now,
+                    reason=REASON_NOT_LINKED,
+                    explanation={
+                        "event": event.kind,
+                        "lead_position_id": lead_id,
+                        "reason": REASON_NOT_LINKED,
+                    },
+                )
+            )
+            continue
+        if len(linked) > 1:
+            linked.sort(key=_by_position_id)
+        for position in linked:
+            out.append(plan(copy, position))
+    return out
+
+
+def _skip(copy: CopyState, pos: FollowerPosition, price: Decimal, reason: str, exp: dict) -> Intent:
+    exp["reason"] = reason
+    return Intent(
+        copy_id=copy.copy_id,
+        action="skip",
+        position_id=pos.id,
+        price=price,
+        leverage=pos.leverage,
+        side=pos.side,
+        margin_mode=pos.margin_mode,
+        reason=reason,
+        explanation=exp,
+    )
+
+
+def _unit(instrument: Instrument) -> Decimal:
+    """Base units per contract: the contract value, or 1 for spot."""
+    return ONE if instrument.kind == "spot" else instrument.contract_value
+
+
+def _close_intent(
+    copy: CopyState,
+    pos: FollowerPosition,
+    size: Decimal,
+    close_all: bool,
+    price: Decimal,
+    instrument: Instrument,
+    exp: dict,
+) -> Intent:
+    cv = _unit(instrument)
+    notional = size * cv * price
+    fee = money_down(notional * instrument.taker_fee)
+    move = size * cv * (price - pos.entry_price)
+    realized = money_floor(-move if pos.side == "short" else move)
+    released = pos.margin if close_all else money_down(pos.margin * size / pos.size)
+    exp.update(
+        {
+            "size": str(size),
+            "close_all": close_all,
+            "entry_price": str(pos.entry_price),
+            "price": str(price),
+            "realized_pnl": str(realized),
+            "fee": str(fee),
+            "margin_released": str(released),
+            "reason": "",
+        }
+    )
+    return Intent(
+        copy_id=copy.copy_id,
+        action="close",
+        position_id=pos.id,
+        size=size,
+        price=price,
+        fee=fee,
+        leverage=pos.leverage,
+        side=pos.side,
+        margin_mode=pos.margin_mode,
+        realized_pnl=realized,
+        margin_released=released,
+        close_all=close_all,
+        explanation=exp,
+    )
+
+
+def _plan_partial_close(
+    event: LeadEvent, copies: list[CopyState], instrument: Instrument, policy: Policy
+) -> list[Intent]:
+    f = event.fraction
+    if f is None or f <= 0:
+        raise ValueError(f"a {event.kind} event needs a positive fraction")
+    price, lot, min_size = event.price_now, instrument.lot_size, instrument.min_size
+    f_s = str(f)
+
+    def plan(copy: CopyState, pos: FollowerPosition) -> Intent:
+        exp = {"event": event.kind, "fraction": f_s, "position_size": str(pos.size)}
+        if f >= 1:
+            return _close_intent(copy, pos, pos.size, True, price, instrument, exp)
+        size = to_lot(pos.size * f, lot)
+        exp["rounded_size"] = str(size)
+        if size <= 0:
+            return _skip(copy, pos, price, REASON_CLOSE_BELOW_LOT, exp)
+        close_all = pos.size - size < min_size
+        exp["remainder_below_min"] = close_all
+        if close_all:
+            size = pos.size
+        return _close_intent(copy, pos, size, close_all, price, instrument, exp)
+
+    return _each_linked(event, copies, plan)
+
+
+def _plan_close(
+    event: LeadEvent, copies: list[CopyState], instrument: Instrument, policy: Policy
+) -> list[Intent]:
+    price = event.price_now
+
+    def plan(copy: CopyState, pos: FollowerPosition) -> Intent:
+        exp = {"event": event.kind, "position_size": str(pos.size)}
+        return _close_intent(copy, pos, pos.size, True, price, instrument, exp)
+
+    return _each_linked(event, copies, plan)
+
+
+def _plan_leverage(
+    event: LeadEvent, copies: list[CopyState], instrument: Instrument, policy: Policy
+) -> list[Intent]:
+    if event.leverage is None or event.leverage < 1:
+        raise ValueError("a leverage event needs the new leverage >= 1")
+    new_lev = event.leverage
+    new_lev_d = Decimal(new_lev)
+    price, cv = event.price_now, instrument.contract_value
+
+    def plan(copy: CopyState, pos: FollowerPosition) -> Intent:
+        new_margin = money_down(pos.size * cv * pos.entry_price / new_lev_d)
+        exp = {
+            "event": event.kind,
+            "old_leverage": pos.leverage,
+            "new_leverage": new_lev,
+            "old_margin": str(pos.margin),
+            "new_margin": str(new_margin),
+            "available": str(copy.available),
+        }
+        if pos.leverage == new_lev:
+            return _skip(copy, pos, price, REASON_LEVERAGE_UNCHANGED, exp)
+        if new_margin > pos.margin and new_margin - pos.margin > copy.available:
+            exp["reason"] = REASON_LEVERAGE_CASH
+            return Intent(
+                copy_id=copy.copy_id,
+                action="sync_failed",
+                position_id=pos.id,
+                price=price,
+                margin=pos.margin,
+                leverage=pos.leverage,
+                side=pos.side,
+                margin_mode=pos.margin_mode,
+                reason=REASON_LEVERAGE_CASH,
+                explanation=exp,
+            )
+        exp["reason"] = ""
+        return Intent(
+            copy_id=copy.copy_id,
+            action="set_leverage",
+            position_id=pos.id,
+            price=price,
+            margin=new_margin,
+            leverage=new_lev,
+            side=pos.side,
+            margin_mode=pos.margin_mode,
+            explanation=exp,
+        )
+
+    return _each_linked(event, copies, plan)
+
+
+def _margin_inputs(event: LeadEvent) -> tuple[Decimal, Decimal]:
+    d, before = event.margin, event.lead_margin_before
+    if d is None or d <= 0:
+        raise ValueError(f"a {event.kind} event needs the margin delta d > 0")
+    if before is None or before <= 0:
+        raise ValueError(f"a {event.kind} event needs a positive lead_margin_before")
+    return d, before
+
+
+def _margin_intent(
+    copy: CopyState, pos: FollowerPosition, action: str, delta: Decimal, price: Decimal, exp: dict
+) -> Intent:
+    reason = REASON_ADD_CASH if action == "sync_failed" else ""
+    exp["reason"] = reason
+    return Intent(
+        copy_id=copy.copy_id,
+        action=action,
+        position_id=pos.id,
+        price=price,
+        margin=delta,
+        leverage=pos.leverage,
+        side=pos.side,
+        margin_mode=pos.margin_mode,
+        reason=reason,
+        explanation=exp,
+    )
+
+
+def _plan_margin_add(
+    event: LeadEvent, copies: list[CopyState], instrument: Instrument, policy: Policy
+) -> list[Intent]:
+    d, lead_before = _margin_inputs(event)
+    if instrument.mmr is None:
+        raise ValueError("margin level needs the instrument's MMR")
+    price, cv = event.price_now, instrument.contract_value
+    rate = instrument.mmr + instrument.taker_fee
+    skip_above = policy.margin_level_skip
+
+    def plan(copy: CopyState, pos: FollowerPosition) -> Intent:
+        exp: dict = {"event": event.kind, "lead_delta": str(d), "old_margin": str(pos.margin)}
+        if pos.margin_mode != "isolated":
+            return _skip(copy, pos, price, REASON_CROSS, exp)
+        move = pos.size * cv * (price - pos.entry_price)
+        upnl = -move if pos.side == "short" else move
+        maintenance = pos.size * cv * price * rate
+        level = (pos.margin + upnl) / maintenance if maintenance > 0 else None
+        exp["margin_level"] = None if level is None else str(level)
+        if level is None or level > skip_above:
+            return _skip(copy, pos, price, REASON_SAFE, exp)
+        delta = money_down(d * pos.margin / lead_before)
+        exp["delta"] = str(delta)
+        exp["available"] = str(copy.available)
+        if delta <= 0:
+            return _skip(copy, pos, price, REASON_MARGIN_ZERO, exp)
+        if delta > copy.available:
+            return _margin_intent(copy, pos, "sync_failed", delta, price, exp)
+        exp["new_margin"] = str(pos.margin + delta)
+        return _margin_intent(copy, pos, "add_margin", delta, price, exp)
+
+    return _each_linked(event, copies, plan)
+
+
+def _plan_margin_reduce(
+    event: LeadEvent, copies: list[CopyState], instrument: Instrument, policy: Policy
+) -> list[Intent]:
+    d, lead_before = _margin_inputs(event)
+    price, cv = event.price_now, instrument.contract_value
+
+    def plan(copy: CopyState, pos: FollowerPosition) -> Intent:
+        exp: dict = {"event": event.kind, "lead_delta": str(d), "old_margin": str(pos.margin)}
+        if pos.margin_mode != "isolated":
+            return _skip(copy, pos, price, REASON_CROSS, exp)
+        wanted = money_down(d * pos.margin / lead_before)
+        floor = pos.size * cv * pos.entry_price / Decimal(pos.leverage)
+        # margin - money_down(margin - floor) >= floor: the new margin never goes below the floor
+        room = money_down(pos.margin - floor)
+        delta = wanted if wanted <= room else room
+        exp.update(
+            {
+                "wanted": str(wanted),
+                "floor": str(floor),
+                "clamped": delta != wanted,
+                "delta": str(delta),
+            }
+        )
+        if delta <= 0:
+            return _skip(copy, pos, price, REASON_AT_MINIMUM, exp)
+        exp["new_margin"] = str(pos.margin - delta)
+        return _margin_intent(copy, pos, "reduce_margin", delta, price, exp)
+
+    return _each_linked(event, copies, plan)
+
+
+def _plan_ended(
+    event: LeadEvent, copies: list[CopyState], instrument: Instrument, policy: Policy
+) -> list[Intent]:
+    return [
+        Intent(
+            copy_id=c.copy_id,
+            action="stop",
+            price=event.price_now,
+            reason=REASON_ENDED,
+            explanation={"event": event.kind, "reason": REASON_ENDED},
+        )
+        for c in copies
+    ]
+
+
+_HANDLERS = {
+    "open": _plan_open,
+    "partial_close": _plan_partial_close,
+    "close": _plan_close,
+    "liquidation": _plan_close,
+    "leverage": _plan_leverage,
+    "margin_add": _plan_margin_add,
+    "margin_reduce": _plan_margin_reduce,
+    "ended": _plan_ended,
+    "spot_buy": _plan_spot_buy,
+    "spot_sell": _plan_partial_close,
+}
