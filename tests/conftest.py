@@ -23,23 +23,28 @@ def missing_service(what: str) -> None:
 
 
 def ledger_problems() -> list[str]:
-    from django.db.models import Sum
+    """The zero-sum invariants, summed in Python with Decimal (SQLite's SUM is float)."""
+    from collections import defaultdict
 
     from apps.ledger.models import Account, Posting
 
     problems = []
-    total = Posting.objects.aggregate(s=Sum("amount"))["s"] or Decimal(0)
+    by_entry: dict[int, Decimal] = defaultdict(Decimal)
+    by_account: dict[int, Decimal] = defaultdict(Decimal)
+    for entry_id, account_id, amount in Posting.objects.values_list(
+        "entry_id", "account_id", "amount"
+    ):
+        by_entry[entry_id] += amount
+        by_account[account_id] += amount
+    total = sum(by_entry.values(), Decimal(0))
     if total != 0:
         problems.append(f"postings sum to {total}, not 0")
-    unbalanced = (
-        Posting.objects.values("entry_id").annotate(s=Sum("amount")).exclude(s=0).count()
-    )
+    unbalanced = [e for e, s in by_entry.items() if s != 0]
     if unbalanced:
-        problems.append(f"{unbalanced} unbalanced journal entries")
-    sums = dict(Posting.objects.values_list("account_id").annotate(s=Sum("amount")))
+        problems.append(f"unbalanced journal entries: {unbalanced[:5]}")
     for acc_id, balance, kind in Account.objects.values_list("id", "balance", "kind"):
-        if sums.get(acc_id, Decimal(0)) != balance:
-            problems.append(f"account {acc_id} balance {balance} != postings {sums.get(acc_id)}")
+        if by_account.get(acc_id, Decimal(0)) != balance:
+            problems.append(f"account {acc_id} balance {balance} != postings {by_account.get(acc_id)}")
         if balance < 0 and kind in Account.USER_KINDS:
             problems.append(f"user account {acc_id} is negative: {balance}")
     return problems

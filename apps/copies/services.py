@@ -14,6 +14,7 @@ a repeated "set total investment to X" is a no-op the second time.
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 from django.conf import settings
@@ -247,6 +248,7 @@ def _copy_ongoing_positions(copy: Copy, lead: LeadTrader) -> None:
         state = ss.CopyState(copy_id=copy.pk, equity=equity, available=available)
         [intent] = ss.plan_event(event, [state], engine.engine_instrument(inst), engine.policy())
         explanation = {**intent.explanation, "source": "Copy Ongoing Positions"}
+        intent = dataclasses.replace(intent, explanation=explanation)
         if intent.action == "open":
             opens.append(
                 engine.open_spec(

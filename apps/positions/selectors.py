@@ -141,19 +141,18 @@ def position_list(*, account_id: int, status: str | None = None):
 
 
 def realized_totals(account_ids: Iterable[int]) -> dict[int, dict[str, Decimal]]:
-    """Per account: gross realized PnL, trading fees and funding of all its positions."""
-    from django.db.models import Sum
-
+    """Per account: gross realized PnL, trading fees and funding of all its positions.
+    Summed in Python with Decimal: SQLite's SUM over decimals is floating point."""
     out: dict[int, dict[str, Decimal]] = defaultdict(
         lambda: {"realized": ZERO, "fees": ZERO, "funding": ZERO}
     )
-    for acc, r, f, fu in (
-        Position.objects.filter(account_id__in=list(account_ids))
-        .values("account_id")
-        .annotate(r=Sum("realized_pnl"), f=Sum("fees"), fu=Sum("funding"))
-        .values_list("account_id", "r", "f", "fu")
+    for acc, r, f, fu in Position.objects.filter(account_id__in=list(account_ids)).values_list(
+        "account_id", "realized_pnl", "fees", "funding"
     ):
-        out[acc] = {"realized": r or ZERO, "fees": f or ZERO, "funding": fu or ZERO}
+        t = out[acc]
+        t["realized"] += r
+        t["fees"] += f
+        t["funding"] += fu
     return out
 
 
