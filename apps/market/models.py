@@ -21,6 +21,9 @@ class Instrument(models.Model):
     max_leverage = models.PositiveIntegerField(null=True, blank=True)
     mmr = MoneyField(null=True, blank=True)  # maintenance margin rate
     taker_fee = MoneyField()
+    # Price increment of the simulated feed. Operator and replay prices are not forced onto it
+    # (any price with <= 8 places is accepted) so that reference values like 40,180.8137 work.
+    tick_size = PriceField(default="0.01")
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -68,9 +71,15 @@ class PriceTick(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["instrument", "-created_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.price} @ {self.created_at:%Y-%m-%d %H:%M:%S}"
+
 
 class FeedState(models.Model):
     """The simulated random walk's state, so a restarted feed continues reproducibly."""
 
     instrument = models.OneToOneField(Instrument, on_delete=models.CASCADE)
     step = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"feed {self.instrument_id} step {self.step}"
