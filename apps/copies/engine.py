@@ -66,7 +66,6 @@ def copy_state(
 def open_spec(
     intent: ss.Intent,
     *,
-    key: str,
     account_id: int,
     instrument_id: int,
     lead_position_id: int,
@@ -74,7 +73,6 @@ def open_spec(
     lead_event_id: int | None,
 ) -> OpenSpec:
     return OpenSpec(
-        key=key,
         account_id=account_id,
         instrument_id=instrument_id,
         side=intent.side,
@@ -94,14 +92,11 @@ def open_spec(
 def close_spec(
     intent: ss.Intent,
     *,
-    key: str,
     reason: str,
     lead_event_id: int | None,
     reference_price: Decimal | None,
-    liquidation: bool = False,
 ) -> CloseSpec:
     return CloseSpec(
-        key=key,
         position_id=intent.position_id,
         quantity=intent.size,
         price=intent.price,

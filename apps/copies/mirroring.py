@@ -25,6 +25,7 @@ How it works:
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
@@ -43,6 +44,12 @@ from apps.positions.models import LeadEvent, Position
 from apps.positions.selectors import account_figures
 from apps.positions.services import positions_apply
 from apps.traders.models import LeadTrader
+
+class _CopyRow(NamedTuple):
+    pk: int
+    account_id: int
+    follower_id: int
+
 
 POSITION_EVENTS = {
     LeadEvent.Kind.PARTIAL_CLOSE,
@@ -133,12 +140,17 @@ def _mirror_range(event: LeadEvent, *, lead_id: int, lo: int | None, hi: int | N
         qs = qs.filter(pk__gte=lo)
     if hi is not None:
         qs = qs.filter(pk__lte=hi)
-    copies = list(qs.select_related("lead__user").order_by("pk"))
-    if not copies:
-        return 0
     if event.kind == LeadEvent.Kind.ENDED:
+        copies = list(qs.select_related("lead__user").order_by("pk"))
         copies_stop_locked(copies, reason=Copy.StopReason.LEAD_ENDED, lead_event=event)
         return len(copies)
+    # Plain tuples, not model instances: this is the per-follower hot path.
+    copies = [
+        _CopyRow(*row) for row in qs.order_by("pk").values_list("pk", "account_id", "follower_id")
+    ]
+    if not copies:
+        return 0
+    nickname = LeadTrader.objects.values_list("nickname", flat=True).get(pk=lead_id)
 
     inst = event.instrument
     opening = event.kind == LeadEvent.Kind.OPEN
@@ -176,7 +188,6 @@ def _mirror_range(event: LeadEvent, *, lead_id: int, lo: int | None, hi: int | N
     open_event_rows: list[dict] = []
     for it in intents:
         c = by_copy[it.copy_id]
-        key = f"mirror:{event.pk}:{c.pk}"
         row = {
             "copy_id": c.pk,
             "lead_event_id": event.pk,
@@ -186,17 +197,18 @@ def _mirror_range(event: LeadEvent, *, lead_id: int, lo: int | None, hi: int | N
         if it.action == "open":
             opens.append(
                 engine.open_spec(
-                    it, key=key, account_id=c.account_id, instrument_id=inst.pk,
+                    it, account_id=c.account_id, instrument_id=inst.pk,
                     lead_position_id=event.position_id, reference_price=event.fill_price,
                     lead_event_id=event.pk,
                 )
             )
-            row.update(kind=CopyEvent.Kind.COPIED, amount=it.margin)
+            # the explanation lives on the position the event links to
+            row.update(kind=CopyEvent.Kind.COPIED, amount=it.margin, explanation={})
             open_event_rows.append(row)
         elif it.action == "close":
             closes.append(
                 engine.close_spec(
-                    it, key=key, reason=Position.CloseReason.LEAD, lead_event_id=event.pk,
+                    it, reason=Position.CloseReason.LEAD, lead_event_id=event.pk,
                     reference_price=event.fill_price,
                 )
             )
@@ -208,21 +220,29 @@ def _mirror_range(event: LeadEvent, *, lead_id: int, lo: int | None, hi: int | N
             row.update(kind=CopyEvent.Kind.MISSED, reason=it.reason)
             notices.append(
                 (c.follower_id, "missed_copy",
-                 f"Missed copy of {c.lead.nickname}'s {inst.name} {event.side} open: "
+                 f"Missed copy of {nickname}'s {inst.name} {event.side} open: "
                  f"{it.reason}.", {"copy": c.pk, "lead_event": event.pk})
             )
         elif it.action == "sync_failed":
             row.update(kind=CopyEvent.Kind.SYNC_FAILED, reason=it.reason)
             notices.append(
                 (c.follower_id, "sync_failed",
-                 f"Could not follow {c.lead.nickname}'s {event.get_kind_display().lower()} on "
+                 f"Could not follow {nickname}'s {event.get_kind_display().lower()} on "
                  f"{inst.name}: {it.reason}.", {"copy": c.pk, "lead_event": event.pk})
             )
         else:  # skip: nothing to change for this copy (recorded so it is not retried)
             row.update(kind=CopyEvent.Kind.SKIPPED, reason=it.reason)
         events.append(row)
 
-    result = positions_apply(opens=opens, closes=closes, margin_changes=margin_changes)
+    # Claims are exclusive (the copies are locked and unclaimed), so no two batches of one
+    # event share their lowest copy id: it names this batch's ledger entry.
+    result = positions_apply(
+        key=f"mirror:{event.pk}:{copies[0].pk}",
+        memo=f"Smart Sync mirror of lead event {event.pk} ({len(copies)} copies)",
+        opens=opens,
+        closes=closes,
+        margin_changes=margin_changes,
+    )
     for row, position_id in zip(open_event_rows, result.opened, strict=True):
         row["position_id"] = position_id
     bulk_insert(CopyEvent, events, returning=None)

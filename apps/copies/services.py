@@ -6,8 +6,8 @@ Copy row(s), positions, then ledger accounts (pk order, inside the ledger). Ever
 copy account happens under its Copy row lock, which is what lets mirroring read balances
 without locking the accounts first.
 
-Idempotency keys: ``copy-start:<copy>``, ``copy-ongoing:<copy>:<lead position>``,
-``copy-investment:<copy>:<n>``, ``stop:<copy>:<position>``, ``copy-return:<copy>``,
+Idempotency keys: ``copy-start:<copy>``, ``copy-ongoing:<copy>``,
+``copy-investment:<copy>:<n>``, ``stop:<lowest copy of the batch>``, ``copy-return:<copy>``,
 ``manual-close:<position>``. Starting twice is refused by the one-active-copy constraint;
 a repeated "set total investment to X" is a no-op the second time.
 """
@@ -252,7 +252,7 @@ def _copy_ongoing_positions(copy: Copy, lead: LeadTrader) -> None:
         if intent.action == "open":
             opens.append(
                 engine.open_spec(
-                    intent, key=f"copy-ongoing:{copy.pk}:{lp.id}", account_id=copy.account_id,
+                    intent, account_id=copy.account_id,
                     instrument_id=inst.pk, lead_position_id=lp.id,
                     reference_price=lp.entry_price, lead_event_id=None,
                 )
@@ -267,7 +267,9 @@ def _copy_ongoing_positions(copy: Copy, lead: LeadTrader) -> None:
                 {"copy_id": copy.pk, "kind": CopyEvent.Kind.MISSED, "reason": intent.reason,
                  "explanation": explanation}
             )
-    result = positions_apply(opens=opens)
+    result = positions_apply(
+        key=f"copy-ongoing:{copy.pk}", memo="Copy Ongoing Positions", opens=opens
+    )
     opened = iter(result.opened)
     for ev in events:
         if ev["kind"] == CopyEvent.Kind.COPIED:
@@ -358,7 +360,7 @@ def copy_investment_modify(*, copy: Copy | int, user, total_investment) -> Copy:
 
 # --- closing ----------------------------------------------------------------------------------
 def _market_close_specs(
-    positions, instruments: dict[int, Instrument], *, key_prefix: str, reason: str
+    positions, instruments: dict[int, Instrument], *, reason: str
 ) -> list[CloseSpec]:
     prices: dict[tuple[int, str], Decimal] = {}
     specs = []
@@ -375,7 +377,7 @@ def _market_close_specs(
         )
         specs.append(
             CloseSpec(
-                key=f"{key_prefix}:{p.id}", position_id=p.id, quantity=p.size, price=price,
+                position_id=p.id, quantity=p.size, price=price,
                 realized_pnl=realized, fee=fee, margin_released=released, reason=reason,
             )
         )
@@ -393,10 +395,10 @@ def copy_position_close(*, copy: Copy | int, position: Position | int, user) -> 
         if not rows:
             raise NotFound("No such open position in this copy.")
         inst = Instrument.objects.get(pk=rows[0].instrument_id)
-        specs = _market_close_specs(
-            rows, {inst.pk: inst}, key_prefix="manual-close", reason=Position.CloseReason.MANUAL
+        specs = _market_close_specs(rows, {inst.pk: inst}, reason=Position.CloseReason.MANUAL)
+        positions_apply(
+            key=f"manual-close:{rows[0].id}", memo="closed by hand at market", closes=specs
         )
-        positions_apply(closes=specs)
         CopyEvent.objects.create(
             copy=locked, kind=CopyEvent.Kind.MANUAL_CLOSE, position_id=rows[0].id,
             amount=specs[0].realized_pnl - specs[0].fee, reason="Closed by you at market",
@@ -431,8 +433,11 @@ def copies_stop_locked(
         else Position.CloseReason.STOP_LOSS if reason == Copy.StopReason.STOP_LOSS
         else Position.CloseReason.STOP_COPY
     )
+    # One stop per copy ever, so the lowest copy id names this batch's entry uniquely.
     positions_apply(
-        closes=_market_close_specs(positions, instruments, key_prefix="stop", reason=close_reason)
+        key=f"stop:{min(c.pk for c in copies)}",
+        memo=f"copy stopped ({reason}): positions closed at market",
+        closes=_market_close_specs(positions, instruments, reason=close_reason),
     )
     totals = realized_totals(account_ids)
     realized = {

@@ -12,7 +12,10 @@ Invariants:
   account. Closes book realized PnL against the market account and the fee to platform fees.
 - A close can never drive a user account negative: a loss beyond the account's balance is
   paid by the insurance fund (SPEC §4), and the entry still sums to zero.
-- Every ledger entry carries the caller's idempotency key (``key``) for that (event, account).
+- One call books ONE balanced journal entry, under the caller's idempotency key: a posting
+  per account that moved (its fees and realized PnL netted), one for the market, one for
+  platform fees (and the insurance fund when it paid). A chunk of a thousand mirrored trades
+  is one entry with a thousand and two postings, not a thousand entries.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from apps.positions.models import Fill, Position
 
 @dataclass(frozen=True)
 class OpenSpec:
-    key: str
     account_id: int
     instrument_id: int
     side: str
@@ -51,7 +53,6 @@ class OpenSpec:
 
 @dataclass(frozen=True)
 class CloseSpec:
-    key: str
     position_id: int
     quantity: Decimal
     price: Decimal
@@ -87,14 +88,16 @@ def _merge(postings: list[tuple[int, Decimal]]) -> tuple[tuple[int, Decimal], ..
 
 def positions_apply(
     *,
+    key: str,
+    memo: str = "",
     opens: Sequence[OpenSpec] = (),
     closes: Sequence[CloseSpec] = (),
     margin_changes: Sequence[MarginSpec] = (),
 ) -> ApplyResult:
     """Book opens, closes and margin changes. Locks: ledger accounts (pk order) through
-    ``ledger_post_batch``; the caller holds the copy or lead locks. Idempotency: each spec's
-    ``key`` names its ledger entry; callers guarantee a spec is applied once (the CopyEvent
-    claim for mirroring, the lead event for lead trades)."""
+    ``ledger_post_batch``; the caller holds the copy or lead locks. Idempotency: ``key``
+    names the one ledger entry; callers guarantee a batch is applied once (the CopyEvent
+    claims for mirroring, the lead event for lead trades)."""
     assert connection.in_atomic_block, "positions_apply runs inside the caller's transaction"
     result = ApplyResult()
     if not (opens or closes or margin_changes):
@@ -102,7 +105,7 @@ def positions_apply(
     now = timezone.now()
     fees_acc = account_system(Account.Kind.PLATFORM_FEES).pk
     market_acc = account_system(Account.Kind.MARKET).pk
-    specs: list[EntrySpec] = []
+    postings: list[tuple[int, Decimal]] = []
 
     # --- opens: positions, fills, fee entries -------------------------------------------
     if opens:
@@ -146,16 +149,12 @@ def positions_apply(
             ],
             returning=None,
         )
-        specs.extend(
-            EntrySpec(
-                key=o.key,
-                kind=JournalEntry.Kind.TRADING_FEE,
-                postings=((o.account_id, -o.fee), (fees_acc, o.fee)),
-                memo="open fee",
-            )
-            for o in opens
-            if o.fee > 0
-        )
+        fees_total = ZERO
+        for o in opens:
+            if o.fee:
+                postings.append((o.account_id, -o.fee))
+                fees_total += o.fee
+        postings.append((fees_acc, fees_total))
 
     # --- closes --------------------------------------------------------------------------
     if closes:
@@ -218,7 +217,7 @@ def positions_apply(
             # fund's (the position should have been liquidated before; SPEC §4).
             acc = row["account_id"]
             net = c.realized_pnl - c.fee
-            postings = [(market_acc, -c.realized_pnl), (fees_acc, c.fee)]
+            postings += [(market_acc, -c.realized_pnl), (fees_acc, c.fee)]
             if balances[acc] + net >= 0:
                 postings.append((acc, net))
                 balances[acc] += net
@@ -227,16 +226,6 @@ def positions_apply(
                 postings += [(acc, -balances[acc]), (insurance_acc, -shortfall)]
                 result.insurance_paid += shortfall
                 balances[acc] = ZERO
-            merged = _merge(postings)
-            if merged:
-                specs.append(
-                    EntrySpec(
-                        key=c.key,
-                        kind=JournalEntry.Kind.REALIZED_PNL,
-                        postings=merged,
-                        memo=f"close {c.quantity} of position {c.position_id}",
-                    )
-                )
         bulk_set(
             Position,
             updates,
@@ -266,8 +255,18 @@ def positions_apply(
             ["margin", "leverage"],
         )
 
-    if specs:
-        ledger_post_batch(specs)
+    merged = _merge(postings)
+    if len(merged) >= 2:
+        ledger_post_batch(
+            [
+                EntrySpec(
+                    key=key,
+                    kind=JournalEntry.Kind.REALIZED_PNL if closes else JournalEntry.Kind.TRADING_FEE,
+                    postings=merged,
+                    memo=memo or f"{len(opens)} opens, {len(closes)} closes",
+                )
+            ]
+        )
     return result
 
 

@@ -273,9 +273,11 @@ def lead_position_open(
             margin=used, lead_equity_before=usdt_down(figures.equity),
         )
         result = positions_apply(
+            key=f"lead-event:{event.pk}",
+            memo=f"lead open {inst.name}",
             opens=[
                 OpenSpec(
-                    key=f"lead-event:{event.pk}", account_id=locked.futures_account_id,
+                    account_id=locked.futures_account_id,
                     instrument_id=inst.pk, side=side, margin_mode=margin_mode, leverage=lev,
                     size=size, price=price, margin=used, fee=fee, lead_event_id=event.pk,
                 )
@@ -326,9 +328,11 @@ def lead_position_close(*, lead: LeadTrader, position: Position | int, fraction)
             fraction=Decimal(1) if full else qty / pos.size,
         )
         positions_apply(
+            key=f"lead-event:{event.pk}",
+            memo=f"lead close {qty} {inst.name}",
             closes=[
                 CloseSpec(
-                    key=f"lead-event:{event.pk}", position_id=pos.pk, quantity=qty, price=price,
+                    position_id=pos.pk, quantity=qty, price=price,
                     realized_pnl=realized, fee=fee, margin_released=released,
                     reason=Position.CloseReason.LEAD, lead_event_id=event.pk,
                 )
@@ -367,7 +371,9 @@ def lead_position_leverage(*, lead: LeadTrader, position: Position | int, levera
             leverage=lev, previous_leverage=pos.leverage, lead_margin_before=pos.margin,
             margin=new_margin,
         )
-        positions_apply(margin_changes=[MarginSpec(pos.pk, new_margin, lev)])
+        positions_apply(
+            key=f"lead-event:{event.pk}", margin_changes=[MarginSpec(pos.pk, new_margin, lev)]
+        )
         lead_event_recorded(event.pk)
     pos.refresh_from_db()
     return pos
@@ -420,7 +426,9 @@ def lead_position_margin(*, lead: LeadTrader, position: Position | int, amount) 
             margin_mode=pos.margin_mode, leverage=pos.leverage, margin=abs(delta),
             lead_margin_before=pos.margin, fill_price=price_get(pos.instrument),
         )
-        positions_apply(margin_changes=[MarginSpec(pos.pk, pos.margin + delta)])
+        positions_apply(
+            key=f"lead-event:{event.pk}", margin_changes=[MarginSpec(pos.pk, pos.margin + delta)]
+        )
         lead_event_recorded(event.pk)
     pos.refresh_from_db()
     return pos

@@ -1,2 +1,42 @@
+from django.urls import path
+
+from apps.traders import api
+
 urlpatterns: list = []
-api_urlpatterns: list = []
+api_urlpatterns = [
+    path("traders/", api.TraderListApi.as_view(), name="trader-list"),
+    path("traders/<int:trader_id>/", api.TraderDetailApi.as_view(), name="trader-detail"),
+    path(
+        "traders/<int:trader_id>/positions/",
+        api.TraderPositionListApi.as_view(),
+        name="trader-position-list",
+    ),
+    path("lead/transfer/", api.LeadTransferApi.as_view(), name="lead-transfer"),
+    path("lead/account/", api.LeadAccountApi.as_view(), name="lead-account"),
+    path("lead/positions/", api.LeadPositionListApi.as_view(), name="lead-position-list"),
+    path(
+        "lead/positions/<int:position_id>/close/",
+        api.LeadPositionCloseApi.as_view(),
+        name="lead-position-close",
+    ),
+    path(
+        "lead/positions/<int:position_id>/leverage/",
+        api.LeadPositionLeverageApi.as_view(),
+        name="lead-position-leverage",
+    ),
+    path(
+        "lead/positions/<int:position_id>/margin/",
+        api.LeadPositionMarginApi.as_view(),
+        name="lead-position-margin",
+    ),
+    path(
+        "operator/lead-traders/",
+        api.OperatorLeadTraderCreateApi.as_view(),
+        name="operator-lead-trader-create",
+    ),
+    path(
+        "operator/lead-traders/<int:trader_id>/end/",
+        api.OperatorLeadTraderEndApi.as_view(),
+        name="operator-lead-trader-end",
+    ),
+]

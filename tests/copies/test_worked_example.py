@@ -39,4 +39,5 @@ def test_lead_open_mirrors_the_worked_example(django_capture_on_commit_callbacks
     assert figures.available == Decimal("899.75")
     assert figures.equity == Decimal("999.75")
     ev = CopyEvent.objects.get(copy=copy, kind="copied")
-    assert ev.explanation["ratio"].startswith("0.1")
+    assert ev.position_id == pos.pk
+    assert pos.explanation["ratio"].startswith("0.1")

@@ -1,0 +1,122 @@
+"""Copies admin: operators look at copies and their history and may stop copies.
+
+Nothing here edits a copy or its money: the figures are ``copy_figures`` (the same numbers the
+follower sees) and "Stop selected copies" calls ``copy_stop`` (reason: operator), one durable
+transaction per copy so one refusal does not undo the others.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from apps.copies.models import Copy, CopyEvent
+from apps.copies.selectors import copy_figures_many
+from apps.copies.services import copy_stop
+from apps.core.exceptions import ApplicationError
+from apps.positions.admin import ReadOnlyAdmin, ReadOnlyTabularInline
+
+
+class CopyEventInline(ReadOnlyTabularInline):
+    model = CopyEvent
+    fields = ("created_at", "kind", "lead_event", "position", "amount", "reason", "explanation")
+    readonly_fields = fields
+    show_change_link = False
+    ordering = ("-id",)
+
+
+def _figure(name: str, description: str):
+    def read(self, obj):
+        figures = getattr(obj, "_figures", None)
+        if figures is None:
+            figures = copy_figures_many([obj])[obj.pk]
+            obj._figures = figures
+        return getattr(figures, name)
+
+    read.short_description = description
+    return read
+
+
+@admin.register(Copy)
+class CopyAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "follower",
+        "lead",
+        "market",
+        "status",
+        "total_investment",
+        "equity",
+        "pnl",
+        "started_at",
+        "stopped_at",
+        "stop_reason",
+    )
+    list_filter = ("status", "market", "stop_reason", "stop_loss_action")
+    search_fields = ("follower__email", "lead__nickname", "account__code", "=id")
+    list_select_related = ("follower", "lead", "account")
+    date_hierarchy = "started_at"
+    inlines = [CopyEventInline]
+    actions = ["stop_copies"]
+    fields = (
+        "follower",
+        "lead",
+        "market",
+        "status",
+        "account",
+        "total_investment",
+        "equity",
+        "pnl",
+        "realized_pnl",
+        "unrealized_pnl",
+        "margin_in_use",
+        "available",
+        "profit_share_pending",
+        "copy_ongoing_positions",
+        "total_stop_loss",
+        "stop_loss_action",
+        "copying",
+        "profit_share_ratio",
+        "high_water_mark",
+        "profit_share_paid",
+        "start_after_event_id",
+        "started_at",
+        "stopped_at",
+        "stop_reason",
+    )
+    readonly_fields = fields
+
+    equity = _figure("equity", "equity")
+    pnl = _figure("pnl", "PnL")
+    realized_pnl = _figure("realized_pnl", "realized PnL (net)")
+    unrealized_pnl = _figure("unrealized_pnl", "unrealized PnL")
+    margin_in_use = _figure("margin_in_use", "margin in use")
+    available = _figure("available", "available")
+    profit_share_pending = _figure("profit_share_pending", "profit share pending")
+
+    def get_changelist_instance(self, request):
+        # Figures for the whole page in a few queries, not a query per row.
+        cl = super().get_changelist_instance(request)
+        rows = list(cl.result_list)
+        figures = copy_figures_many(rows)
+        for c in rows:
+            c._figures = figures[c.pk]
+        return cl
+
+    def has_stop_permission(self, request) -> bool:
+        return request.user.is_superuser or request.user.has_perm("copies.change_copy")
+
+    @admin.action(description="Stop selected copies", permissions=["stop"])
+    def stop_copies(self, request, queryset):
+        for pk in (
+            queryset.filter(status=Copy.Status.ACTIVE).order_by("id").values_list("pk", flat=True)
+        ):
+            try:
+                copy_stop(copy=pk, reason=Copy.StopReason.OPERATOR)
+            except ApplicationError as exc:
+                self.message_user(request, f"Copy #{pk} not stopped: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"Copy #{pk} stopped; its funds returned to the follower.",
+                    messages.SUCCESS,
+                )

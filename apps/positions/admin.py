@@ -1,0 +1,128 @@
+"""Positions admin: read-only views of positions, fills and lead events (the outbox).
+
+Nothing here moves money or changes a position: trades happen only through the services.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from apps.positions.models import Fill, LeadEvent, Position
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """List and look, never add, change or delete (used by the trading apps' admins)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyTabularInline(admin.TabularInline):
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class FillInline(ReadOnlyTabularInline):
+    model = Fill
+    fields = ("action", "quantity", "price", "reference_price", "fee", "realized_pnl", "created_at")
+    readonly_fields = fields
+
+
+@admin.register(Position)
+class PositionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "account",
+        "instrument",
+        "side",
+        "margin_mode",
+        "leverage",
+        "size",
+        "entry_price",
+        "margin",
+        "realized_pnl",
+        "fees",
+        "status",
+        "close_reason",
+        "opened_at",
+        "closed_at",
+    )
+    list_filter = ("status", "margin_mode", "instrument", "side", "close_reason")
+    search_fields = ("account__code", "=id")
+    list_select_related = ("account", "instrument")
+    date_hierarchy = "opened_at"
+    inlines = [FillInline]
+
+
+class MirroredFilter(admin.SimpleListFilter):
+    title = "mirrored"
+    parameter_name = "mirrored"
+
+    def lookups(self, request, model_admin):
+        return (("no", "Not yet mirrored"), ("yes", "Mirrored"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(mirrored_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(mirrored_at__isnull=False)
+        return queryset
+
+
+@admin.register(LeadEvent)
+class LeadEventAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "kind",
+        "account",
+        "position",
+        "instrument",
+        "side",
+        "leverage",
+        "fill_price",
+        "margin",
+        "created_at",
+        "mirrored_at",
+        "dispatch_count",
+    )
+    list_filter = (MirroredFilter, "kind", "instrument")
+    search_fields = ("account__code", "=id")
+    list_select_related = ("account", "position", "instrument")
+    date_hierarchy = "created_at"
+
+
+@admin.register(Fill)
+class FillAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "position",
+        "lead_event",
+        "action",
+        "quantity",
+        "price",
+        "reference_price",
+        "fee",
+        "realized_pnl",
+        "created_at",
+    )
+    list_filter = ("action",)
+    search_fields = ("position__account__code", "=position__id")
+    list_select_related = ("position", "lead_event")
+    date_hierarchy = "created_at"

@@ -1,0 +1,514 @@
+"""Lead traders REST API: the public directory and profiles, the lead's own console, and the
+operators' approval and ending of strategies.
+
+Views only parse input and call a selector or service (apps.traders.services); refusals are
+the services' ApplicationErrors rendered as ``{detail, code, fields}``. A lead can only see
+and change positions of their own lead futures account: another lead's position id is 404.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny, BasePermission, IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.copies.models import Copy
+from apps.core.api import ErrorSerializer, MoneyField, Pagination
+from apps.core.exceptions import ApplicationError
+from apps.positions.models import Position
+from apps.positions.selectors import account_figures_one, position_list, position_upnl
+from apps.traders import selectors, services
+from apps.traders.models import LeadTrader
+
+READ_ERRORS = {400: ErrorSerializer, 404: ErrorSerializer}
+AUTH_ERRORS = {401: ErrorSerializer, 403: ErrorSerializer}
+WRITE_ERRORS = {400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer, **AUTH_ERRORS}
+
+STATS_NOTE = (
+    "The performance stats (`roi_7d`, `roi_30d`, `roi_90d`, `pnl_30d_usdt`, `win_rate_30d`, "
+    "`max_drawdown_30d`, `sharpe_90d`, `daily`) arrive with the stats snapshots: until then "
+    "they are `null` (or an empty `daily` list), meaning unknown, not zero."
+)
+
+
+# --- permissions ----------------------------------------------------------------------------
+class IsLeadTrader(BasePermission):
+    """An approved lead trader. Views with ``allow_ended_lead = True`` (transfers out, reads)
+    also admit a lead whose strategy ended, so their money never gets stuck."""
+
+    message = "Only approved lead traders can do this."
+
+    def has_permission(self, request, view) -> bool:
+        lead = selectors.lead_for_user(request.user)
+        if lead is None:
+            return False
+        if not lead.is_active and not getattr(view, "allow_ended_lead", False):
+            self.message = "Your strategy has ended: you can no longer trade as a lead trader."
+            return False
+        request.lead = lead
+        return True
+
+
+class IsOperator(IsAdminUser):
+    message = "Only operators (staff) can do this."
+
+
+def _status_param(request, allowed) -> str | None:
+    value = request.query_params.get("status") or None
+    if value is not None and value not in allowed:
+        raise ApplicationError(
+            f"Status must be one of: {', '.join(allowed)}.",
+            code="invalid_status",
+            fields={"status": f"One of {', '.join(allowed)}."},
+        )
+    return value
+
+
+STATUS_PARAM = OpenApiParameter(
+    "status", str, enum=list(Position.Status.values), required=False, description="Filter."
+)
+
+
+# --- serializers ----------------------------------------------------------------------------
+class TraderSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    nickname = serializers.CharField()
+    status = serializers.CharField(help_text="active or ended.")
+    profit_share_ratio = MoneyField(help_text="Share of copiers' net realized profit, 0 to 0.30.")
+    copiers = serializers.IntegerField(help_text="Active futures copies.")
+    max_copiers = serializers.IntegerField()
+    aum_usdt = MoneyField(help_text="Sum of the active copies' equity.")
+    roi_7d = MoneyField(allow_null=True, help_text="Not computed yet: null.")
+    roi_30d = MoneyField(allow_null=True, help_text="Not computed yet: null.")
+    roi_90d = MoneyField(allow_null=True, help_text="Not computed yet: null.")
+    pnl_30d_usdt = MoneyField(allow_null=True, help_text="Not computed yet: null.")
+    win_rate_30d = MoneyField(allow_null=True, help_text="Not computed yet: null.")
+    max_drawdown_30d = MoneyField(allow_null=True, help_text="Not computed yet: null.")
+
+
+class DailySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    equity_usdt = MoneyField()
+    pnl_usdt = MoneyField()
+
+
+class TraderDetailSerializer(TraderSerializer):
+    bio = serializers.CharField(allow_blank=True)
+    sharpe_90d = MoneyField(allow_null=True, help_text="Not computed yet: null.")
+    copiers_pnl_usdt = MoneyField(help_text="Sum of the active copies' PnL.")
+    lead_days = serializers.IntegerField(help_text="Days since approval (until the end, if ended).")
+    approved_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+    daily = DailySerializer(many=True, help_text="Not computed yet: empty.")
+
+
+def _trader_out(row: selectors.TraderFigures, *, detail: bool = False) -> dict:
+    lead = row.lead
+    out = {
+        "id": lead.pk,
+        "nickname": lead.nickname,
+        "status": lead.status,
+        "profit_share_ratio": lead.profit_share_ratio,
+        "copiers": row.copiers,
+        "max_copiers": lead.max_copiers,
+        "aum_usdt": row.aum,
+        **row.stats,
+    }
+    if detail:
+        out |= {
+            "bio": lead.bio,
+            "sharpe_90d": None,
+            "copiers_pnl_usdt": row.copiers_pnl,
+            "lead_days": row.lead_days,
+            "approved_at": lead.approved_at,
+            "ended_at": lead.ended_at,
+            "daily": [],
+        }
+    return out
+
+
+class LeadPositionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    instrument = serializers.CharField()
+    side = serializers.CharField()
+    margin_mode = serializers.CharField()
+    leverage = serializers.IntegerField()
+    size = MoneyField(help_text="Contracts still open.")
+    opened_size = MoneyField(help_text="Contracts at open.")
+    entry_price = MoneyField()
+    exit_price = MoneyField(allow_null=True, help_text="Average close price.")
+    margin_usdt = MoneyField()
+    unrealized_pnl_usdt = MoneyField(help_text="At the current price; 0 once closed.")
+    realized_pnl_usdt = MoneyField(help_text="Gross of fees.")
+    fees_usdt = MoneyField()
+    status = serializers.CharField(help_text="open or closed.")
+    close_reason = serializers.CharField(allow_blank=True)
+    opened_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+
+
+def _position_out(pos: Position) -> dict:
+    return {
+        "id": pos.pk,
+        "instrument": pos.instrument.name,
+        "side": pos.side,
+        "margin_mode": pos.margin_mode,
+        "leverage": pos.leverage,
+        "size": pos.size,
+        "opened_size": pos.opened_size,
+        "entry_price": pos.entry_price,
+        "exit_price": pos.exit_price,
+        "margin_usdt": pos.margin,
+        "unrealized_pnl_usdt": position_upnl(pos),
+        "realized_pnl_usdt": pos.realized_pnl,
+        "fees_usdt": pos.fees,
+        "status": pos.status,
+        "close_reason": pos.close_reason,
+        "opened_at": pos.opened_at,
+        "closed_at": pos.closed_at,
+    }
+
+
+def _position_reload(pk: int) -> Position:
+    return Position.objects.select_related("instrument__price").get(pk=pk)
+
+
+class LeadAccountSerializer(serializers.Serializer):
+    market = serializers.CharField(help_text="futures or spot.")
+    balance_usdt = MoneyField(help_text="Cash + margins held in the account.")
+    equity_usdt = MoneyField(help_text="Balance + unrealized PnL.")
+    cash_usdt = MoneyField(help_text="Balance - margins.")
+    margin_usdt = MoneyField(help_text="Margins of open positions.")
+    unrealized_pnl_usdt = MoneyField()
+    available_usdt = MoneyField(help_text="Free for new margin, fees or a transfer out.")
+
+
+def _account_out(lead: LeadTrader, market: str) -> dict:
+    account_id = lead.futures_account_id if market == "futures" else lead.spot_account_id
+    f = account_figures_one(account_id)
+    return {
+        "market": market,
+        "balance_usdt": f.balance,
+        "equity_usdt": f.equity,
+        "cash_usdt": f.cash,
+        "margin_usdt": f.margin,
+        "unrealized_pnl_usdt": f.upnl,
+        "available_usdt": f.available,
+    }
+
+
+class TransferInputSerializer(serializers.Serializer):
+    market = serializers.ChoiceField(choices=Copy.Market.choices)
+    direction = serializers.ChoiceField(
+        choices=["in", "out"], help_text="in: main -> lead account; out: lead account -> main."
+    )
+    amount_usdt = MoneyField(help_text="Greater than 0, at most 8 decimal places.")
+
+
+class PositionOpenInputSerializer(serializers.Serializer):
+    instrument = serializers.CharField(max_length=64, help_text="e.g. BTC-USDT-SWAP")
+    side = serializers.ChoiceField(choices=["long", "short"])
+    margin_mode = serializers.ChoiceField(choices=["cross", "isolated"])
+    leverage = serializers.IntegerField(help_text="1 to the instrument's max leverage.")
+    margin_usdt = MoneyField(help_text="Margin to commit; the size is rounded down to the lot.")
+
+
+class PositionCloseInputSerializer(serializers.Serializer):
+    fraction = serializers.DecimalField(
+        max_digits=28, decimal_places=18, help_text="0 < fraction <= 1; 1 closes all."
+    )
+
+
+class PositionLeverageInputSerializer(serializers.Serializer):
+    leverage = serializers.IntegerField()
+
+
+class PositionMarginInputSerializer(serializers.Serializer):
+    amount_usdt = MoneyField(help_text="Positive adds margin, negative reduces it (isolated).")
+
+
+class LeadApproveInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254, help_text="An existing user's e-mail.")
+    nickname = serializers.CharField(max_length=40)
+    profit_share_ratio = serializers.DecimalField(
+        max_digits=10, decimal_places=8, help_text="0 to 0.30."
+    )
+    max_copiers = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    bio = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
+
+
+# --- public reads ---------------------------------------------------------------------------
+class TraderListApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []  # public: a stale session must not turn this into a 403
+
+    @extend_schema(
+        operation_id="trader_list",
+        tags=["traders"],
+        summary="Lead traders (public directory)",
+        description=(
+            "Active and ended lead traders with copiers and AUM. `ordering` takes a comma "
+            f"list of {', '.join(selectors.ORDERABLE)} (prefix `-` for descending; ties by "
+            "id); anything else is a 400. " + STATS_NOTE
+        ),
+        parameters=[
+            OpenApiParameter("ordering", str, required=False),
+            OpenApiParameter("status", str, enum=list(LeadTrader.Status.values), required=False),
+            OpenApiParameter("page", int, required=False),
+        ],
+        responses={200: TraderSerializer(many=True), 400: ErrorSerializer},
+    )
+    def get(self, request):
+        rows = selectors.trader_list_with_figures(
+            status=_status_param(request, LeadTrader.Status.values),
+            ordering=request.query_params.get("ordering"),
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(
+            TraderSerializer([_trader_out(r) for r in page], many=True).data
+        )
+
+
+class TraderDetailApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(
+        operation_id="trader_get",
+        tags=["traders"],
+        summary="A lead trader's profile",
+        description=STATS_NOTE,
+        responses={200: TraderDetailSerializer, 404: ErrorSerializer},
+    )
+    def get(self, request, trader_id: int):
+        row = selectors.trader_get_with_figures(trader_id=trader_id)
+        return Response(TraderDetailSerializer(_trader_out(row, detail=True)).data)
+
+
+class TraderPositionListApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(
+        operation_id="trader_position_list",
+        tags=["traders"],
+        summary="A lead trader's sub-positions (public)",
+        parameters=[STATUS_PARAM, OpenApiParameter("page", int, required=False)],
+        responses={200: LeadPositionSerializer(many=True), **READ_ERRORS},
+    )
+    def get(self, request, trader_id: int):
+        lead = selectors.trader_get(trader_id=trader_id)
+        qs = position_list(
+            account_id=lead.futures_account_id,
+            status=_status_param(request, Position.Status.values),
+        )
+        return _paginated_positions(request, self, qs)
+
+
+def _paginated_positions(request, view, qs):
+    paginator = Pagination()
+    page = paginator.paginate_queryset(qs, request, view=view)
+    return paginator.get_paginated_response(
+        LeadPositionSerializer([_position_out(p) for p in page], many=True).data
+    )
+
+
+# --- the lead's own console -----------------------------------------------------------------
+class _LeadApi(APIView):
+    permission_classes = [IsLeadTrader]
+
+
+class LeadTransferApi(_LeadApi):
+    allow_ended_lead = True
+
+    @extend_schema(
+        operation_id="lead_transfer",
+        tags=["lead"],
+        summary="Move cash between your main account and a lead account",
+        description="Out moves only free cash (margin in use stays). After the strategy "
+        "ended, only `out` is allowed (409 otherwise).",
+        request=TransferInputSerializer,
+        responses={200: LeadAccountSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request):
+        data = TransferInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        services.lead_transfer(
+            lead=request.lead, market=v["market"], direction=v["direction"], amount=v["amount_usdt"]
+        )
+        return Response(LeadAccountSerializer(_account_out(request.lead, v["market"])).data)
+
+
+class LeadAccountApi(_LeadApi):
+    allow_ended_lead = True
+
+    @extend_schema(
+        operation_id="lead_account_get",
+        tags=["lead"],
+        summary="Your lead account's figures",
+        parameters=[
+            OpenApiParameter("market", str, enum=["futures", "spot"], required=False),
+        ],
+        responses={200: LeadAccountSerializer, 400: ErrorSerializer, **AUTH_ERRORS},
+    )
+    def get(self, request):
+        market = request.query_params.get("market") or "futures"
+        if market not in ("futures", "spot"):
+            raise ApplicationError(
+                "Market must be futures or spot.",
+                code="invalid_market",
+                fields={"market": "futures or spot"},
+            )
+        return Response(LeadAccountSerializer(_account_out(request.lead, market)).data)
+
+
+class LeadPositionListApi(_LeadApi):
+    def get_permissions(self):
+        # Reading your own positions stays possible after the strategy ended.
+        self.allow_ended_lead = self.request.method == "GET"
+        return super().get_permissions()
+
+    @extend_schema(
+        operation_id="lead_position_list",
+        tags=["lead"],
+        summary="Your lead sub-positions",
+        parameters=[STATUS_PARAM, OpenApiParameter("page", int, required=False)],
+        responses={200: LeadPositionSerializer(many=True), 400: ErrorSerializer, **AUTH_ERRORS},
+    )
+    def get(self, request):
+        qs = position_list(
+            account_id=request.lead.futures_account_id,
+            status=_status_param(request, Position.Status.values),
+        )
+        return _paginated_positions(request, self, qs)
+
+    @extend_schema(
+        operation_id="lead_position_open",
+        tags=["lead"],
+        summary="Open a sub-position at market (mirrored to your copiers)",
+        request=PositionOpenInputSerializer,
+        responses={201: LeadPositionSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request):
+        data = PositionOpenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        pos = services.lead_position_open(
+            lead=request.lead,
+            instrument=v["instrument"],
+            side=v["side"],
+            margin_mode=v["margin_mode"],
+            leverage=v["leverage"],
+            margin=v["margin_usdt"],
+        )
+        return Response(
+            LeadPositionSerializer(_position_out(_position_reload(pos.pk))).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class LeadPositionCloseApi(_LeadApi):
+    @extend_schema(
+        operation_id="lead_position_close",
+        tags=["lead"],
+        summary="Close a fraction of a sub-position at market",
+        description="A remainder below the minimum size is closed too.",
+        request=PositionCloseInputSerializer,
+        responses={200: LeadPositionSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request, position_id: int):
+        data = PositionCloseInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pos = services.lead_position_close(
+            lead=request.lead, position=position_id, fraction=data.validated_data["fraction"]
+        )
+        return Response(LeadPositionSerializer(_position_out(_position_reload(pos.pk))).data)
+
+
+class LeadPositionLeverageApi(_LeadApi):
+    @extend_schema(
+        operation_id="lead_position_leverage",
+        tags=["lead"],
+        summary="Change a sub-position's leverage",
+        description="Margin becomes entry notional / new leverage.",
+        request=PositionLeverageInputSerializer,
+        responses={200: LeadPositionSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request, position_id: int):
+        data = PositionLeverageInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pos = services.lead_position_leverage(
+            lead=request.lead, position=position_id, leverage=data.validated_data["leverage"]
+        )
+        return Response(LeadPositionSerializer(_position_out(_position_reload(pos.pk))).data)
+
+
+class LeadPositionMarginApi(_LeadApi):
+    @extend_schema(
+        operation_id="lead_position_margin",
+        tags=["lead"],
+        summary="Add (positive) or reduce (negative) an isolated sub-position's margin",
+        request=PositionMarginInputSerializer,
+        responses={200: LeadPositionSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request, position_id: int):
+        data = PositionMarginInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pos = services.lead_position_margin(
+            lead=request.lead, position=position_id, amount=data.validated_data["amount_usdt"]
+        )
+        return Response(LeadPositionSerializer(_position_out(_position_reload(pos.pk))).data)
+
+
+# --- operators ------------------------------------------------------------------------------
+class OperatorLeadTraderCreateApi(APIView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(
+        operation_id="operator_lead_trader_create",
+        tags=["operator"],
+        summary="Approve an existing user as a lead trader (staff only)",
+        description="Creates the lead futures and lead spot accounts. " + STATS_NOTE,
+        request=LeadApproveInputSerializer,
+        responses={201: TraderDetailSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request):
+        data = LeadApproveInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        lead = services.lead_trader_approve(
+            email=v["email"],
+            nickname=v["nickname"],
+            profit_share_ratio=v["profit_share_ratio"],
+            max_copiers=v.get("max_copiers"),
+            bio=v.get("bio", ""),
+            operator=request.user,
+        )
+        row = selectors.trader_get_with_figures(trader_id=lead.pk)
+        return Response(
+            TraderDetailSerializer(_trader_out(row, detail=True)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class OperatorLeadTraderEndApi(APIView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(
+        operation_id="operator_lead_trader_end",
+        tags=["operator"],
+        summary="End a lead trader's strategy (staff only)",
+        description="No new copies can start; every copy is stopped (positions closed at "
+        "market, profit share settled, cash returned). Already ended: 409.",
+        request=None,
+        responses={200: TraderDetailSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request, trader_id: int):
+        lead = selectors.trader_get(trader_id=trader_id)
+        services.lead_trader_end(lead=lead, actor=request.user)
+        row = selectors.trader_get_with_figures(trader_id=lead.pk)
+        return Response(TraderDetailSerializer(_trader_out(row, detail=True)).data)
