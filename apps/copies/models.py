@@ -102,13 +102,24 @@ class CopyEvent(models.Model):
         LEAD_ENDED = "lead_ended", "Lead trader ended strategy"
         STOPPED = "stopped", "Copy stopped"
 
-    copy = models.ForeignKey(Copy, on_delete=models.CASCADE, related_name="events")
+    # (copy, -id) and (lead_event, copy) below serve these lookups; see positions.Position.
+    copy = models.ForeignKey(Copy, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     lead_event = models.ForeignKey(
-        "positions.LeadEvent", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "positions.LeadEvent",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     position = models.ForeignKey(
-        "positions.Position", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "positions.Position",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # positions are never deleted
     )
     reason = models.CharField(max_length=255, blank=True)
     explanation = models.JSONField(default=dict, blank=True)

@@ -40,11 +40,20 @@ class Position(models.Model):
         STOP_LOSS = "stop_loss", "Total stop loss"
         LEAD_ENDED = "lead_ended", "Lead trader ended strategy"
 
-    account = models.ForeignKey("ledger.Account", on_delete=models.PROTECT, related_name="positions")
-    lead_position = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="followers"
+    # Single-column FK indexes are off where a composite index below leads with the column:
+    # every index is paid for by each of the thousands of rows one lead event writes.
+    account = models.ForeignKey(
+        "ledger.Account", on_delete=models.PROTECT, related_name="positions", db_index=False
     )
-    instrument = models.ForeignKey("market.Instrument", on_delete=models.PROTECT)
+    lead_position = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="followers",
+        db_index=False,
+    )
+    instrument = models.ForeignKey("market.Instrument", on_delete=models.PROTECT, db_index=False)
     side = models.CharField(max_length=5, choices=Side.choices)
     margin_mode = models.CharField(max_length=8, choices=MarginMode.choices)
     leverage = models.PositiveIntegerField()
@@ -61,7 +70,12 @@ class Position(models.Model):
     close_reason = models.CharField(max_length=16, choices=CloseReason.choices, blank=True)
     explanation = models.JSONField(default=dict, blank=True)
     opened_by_event = models.ForeignKey(
-        "positions.LeadEvent", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "positions.LeadEvent",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # never queried by; events are never deleted
     )
     opened_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -153,7 +167,12 @@ class Fill(models.Model):
 
     position = models.ForeignKey(Position, on_delete=models.PROTECT, related_name="fills")
     lead_event = models.ForeignKey(
-        LeadEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="fills"
+        LeadEvent,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="fills",
+        db_index=False,  # fills are read by position; events are never deleted
     )
     action = models.CharField(max_length=12, choices=Action.choices)
     quantity = QuantityField()

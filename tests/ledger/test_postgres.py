@@ -141,6 +141,35 @@ def test_deferred_trigger_rejects_an_unbalanced_entry_at_commit(postgres):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_deferred_trigger_rejects_an_entry_left_without_postings_at_commit(postgres):
+    # when: raw SQL writes a journal entry and no postings (each statement passes)
+    with (
+        pytest.raises(IntegrityError, match="unbalanced"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "INSERT INTO ledger_journalentry (idempotency_key, kind, memo, created_at) "
+            "VALUES ('empty', 'adjustment', '', now())"
+        )
+    # then: the commit failed
+    assert not JournalEntry.objects.filter(idempotency_key="empty").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_posting_appended_to_a_committed_entry_must_keep_it_balanced(postgres):
+    market, fees = account_system("market"), account_system("platform_fees")
+    entry = ledger_post(
+        key="base", kind="adjustment", postings=[(market, Decimal("-5")), (fees, Decimal("5"))]
+    )
+    with pytest.raises(IntegrityError, match="unbalanced"), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ledger_posting (entry_id, account_id, amount) VALUES (%s, %s, 1)",
+            [entry.pk, fees.pk],
+        )
+
+
+@pytest.mark.django_db(transaction=True)
 def test_deferred_trigger_accepts_a_balanced_raw_entry(postgres):
     market, fees = account_system("market"), account_system("platform_fees")
     with transaction.atomic(), connection.cursor() as cursor:
