@@ -44,7 +44,9 @@ def ledger_problems() -> list[str]:
         problems.append(f"unbalanced journal entries: {unbalanced[:5]}")
     for acc_id, balance, kind in Account.objects.values_list("id", "balance", "kind"):
         if by_account.get(acc_id, Decimal(0)) != balance:
-            problems.append(f"account {acc_id} balance {balance} != postings {by_account.get(acc_id)}")
+            problems.append(
+                f"account {acc_id} balance {balance} != postings {by_account.get(acc_id)}"
+            )
         if balance < 0 and kind in Account.USER_KINDS:
             problems.append(f"user account {acc_id} is negative: {balance}")
     return problems

@@ -47,7 +47,7 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 class MarkReadInputSerializer(serializers.Serializer):
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
         required=False,
         max_length=1000,
         help_text="Notifications to mark read; omit to mark all of yours read.",

@@ -40,7 +40,9 @@ def _status_param(request, allowed) -> str | None:
 
 # --- serializers ----------------------------------------------------------------------------
 class CopyStartInputSerializer(serializers.Serializer):
-    trader = serializers.IntegerField(help_text="The lead trader's id.")
+    trader = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, help_text="The lead trader's id."
+    )
     market = serializers.ChoiceField(choices=Copy.Market.choices, default=Copy.Market.FUTURES)
     total_investment_usdt = MoneyField(help_text="At least 100 USDT, from your main account.")
     copy_ongoing_positions = serializers.BooleanField(

@@ -45,6 +45,7 @@ from apps.positions.selectors import account_figures
 from apps.positions.services import positions_apply
 from apps.traders.models import LeadTrader
 
+
 class _CopyRow(NamedTuple):
     pk: int
     account_id: int
@@ -96,9 +97,7 @@ def chunks_for_event(event: LeadEvent, *, size: int | None = None) -> list[tuple
     """Inclusive copy-id ranges of at most ``size`` eligible copies each."""
     size = size or settings.SMART_SYNC["MIRROR_CHUNK_SIZE"]
     ids = list(
-        eligible_copies(event, lead_id_for_event(event))
-        .order_by("pk")
-        .values_list("pk", flat=True)
+        eligible_copies(event, lead_id_for_event(event)).order_by("pk").values_list("pk", flat=True)
     )
     return [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
 
@@ -197,8 +196,11 @@ def _mirror_range(event: LeadEvent, *, lead_id: int, lo: int | None, hi: int | N
         if it.action == "open":
             opens.append(
                 engine.open_spec(
-                    it, account_id=c.account_id, instrument_id=inst.pk,
-                    lead_position_id=event.position_id, reference_price=event.fill_price,
+                    it,
+                    account_id=c.account_id,
+                    instrument_id=inst.pk,
+                    lead_position_id=event.position_id,
+                    reference_price=event.fill_price,
                     lead_event_id=event.pk,
                 )
             )
@@ -208,7 +210,9 @@ def _mirror_range(event: LeadEvent, *, lead_id: int, lo: int | None, hi: int | N
         elif it.action == "close":
             closes.append(
                 engine.close_spec(
-                    it, reason=Position.CloseReason.LEAD, lead_event_id=event.pk,
+                    it,
+                    reason=Position.CloseReason.LEAD,
+                    lead_event_id=event.pk,
                     reference_price=event.fill_price,
                 )
             )
@@ -219,16 +223,23 @@ def _mirror_range(event: LeadEvent, *, lead_id: int, lo: int | None, hi: int | N
         elif it.action == "miss":
             row.update(kind=CopyEvent.Kind.MISSED, reason=it.reason)
             notices.append(
-                (c.follower_id, "missed_copy",
-                 f"Missed copy of {nickname}'s {inst.name} {event.side} open: "
-                 f"{it.reason}.", {"copy": c.pk, "lead_event": event.pk})
+                (
+                    c.follower_id,
+                    "missed_copy",
+                    f"Missed copy of {nickname}'s {inst.name} {event.side} open: {it.reason}.",
+                    {"copy": c.pk, "lead_event": event.pk},
+                )
             )
         elif it.action == "sync_failed":
             row.update(kind=CopyEvent.Kind.SYNC_FAILED, reason=it.reason)
             notices.append(
-                (c.follower_id, "sync_failed",
-                 f"Could not follow {nickname}'s {event.get_kind_display().lower()} on "
-                 f"{inst.name}: {it.reason}.", {"copy": c.pk, "lead_event": event.pk})
+                (
+                    c.follower_id,
+                    "sync_failed",
+                    f"Could not follow {nickname}'s {event.get_kind_display().lower()} on "
+                    f"{inst.name}: {it.reason}.",
+                    {"copy": c.pk, "lead_event": event.pk},
+                )
             )
         else:  # skip: nothing to change for this copy (recorded so it is not retried)
             row.update(kind=CopyEvent.Kind.SKIPPED, reason=it.reason)

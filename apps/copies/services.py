@@ -32,7 +32,13 @@ from apps.core.exceptions import ApplicationError, Conflict, InsufficientFunds, 
 from apps.core.money import ZERO, to_decimal, usdt, usdt_down
 from apps.fees.services import profit_share_settle_many
 from apps.ledger.models import Account, JournalEntry
-from apps.ledger.services import EntrySpec, account_create, account_main, ledger_post, ledger_post_batch
+from apps.ledger.services import (
+    EntrySpec,
+    account_create,
+    account_main,
+    ledger_post,
+    ledger_post_batch,
+)
 from apps.market.models import Instrument
 from apps.market.services import venue_price
 from apps.positions.models import LeadEvent, Position
@@ -125,7 +131,8 @@ def copy_start(
     minimum = _conf("MIN_INVESTMENT")
     if investment < minimum:
         raise ApplicationError(
-            f"The minimum Total Investment is {minimum} USDT.", code="below_minimum",
+            f"The minimum Total Investment is {minimum} USDT.",
+            code="below_minimum",
             fields={"total_investment_usdt": f"At least {minimum} USDT."},
         )
     stop_loss = _stop_loss(total_stop_loss, investment=investment)
@@ -133,7 +140,8 @@ def copy_start(
     if market == Copy.Market.SPOT:
         raise ApplicationError(
             "Spot Smart Sync is not available yet: copy this trader's futures instead.",
-            code="spot_unavailable", fields={"market": "Only futures for now."},
+            code="spot_unavailable",
+            fields={"market": "Only futures for now."},
         )
     if market != Copy.Market.FUTURES:
         raise ApplicationError("Market must be futures or spot.", fields={"market": "futures"})
@@ -142,8 +150,8 @@ def copy_start(
     with transaction.atomic(durable=True):
         _lock_user(follower)
         try:
-            locked_lead = LeadTrader.objects.select_for_update().select_related("user").get(
-                pk=lead_pk
+            locked_lead = (
+                LeadTrader.objects.select_for_update().select_related("user").get(pk=lead_pk)
             )
         except (LeadTrader.DoesNotExist, ValueError, TypeError):
             raise NotFound("No such lead trader.", fields={"trader": "Unknown trader."}) from None
@@ -195,9 +203,14 @@ def copy_start(
         )
         try:
             copy = Copy.objects.create(
-                follower=follower, lead=locked_lead, market=market, account=account,
-                total_investment=investment, copy_ongoing_positions=bool(copy_ongoing_positions),
-                total_stop_loss=stop_loss, stop_loss_action=action,
+                follower=follower,
+                lead=locked_lead,
+                market=market,
+                account=account,
+                total_investment=investment,
+                copy_ongoing_positions=bool(copy_ongoing_positions),
+                total_stop_loss=stop_loss,
+                stop_loss_action=action,
                 profit_share_ratio=locked_lead.profit_share_ratio,
                 start_after_event_id=last_event or 0,
             )
@@ -206,7 +219,8 @@ def copy_start(
         account.code = f"copy:{copy.pk}"
         account.save(update_fields=["code"])
         ledger_post(
-            key=f"copy-start:{copy.pk}", kind=JournalEntry.Kind.COPY_FUNDING,
+            key=f"copy-start:{copy.pk}",
+            kind=JournalEntry.Kind.COPY_FUNDING,
             postings=[(main.pk, -investment), (account.pk, investment)],
             memo=f"Smart Sync copy of {locked_lead.nickname}",
         )
@@ -214,7 +228,8 @@ def copy_start(
         if copy_ongoing_positions:
             _copy_ongoing_positions(copy, locked_lead)
         notification_create(
-            user=follower, kind="copy_started",
+            user=follower,
+            kind="copy_started",
             message=f"You started copying {locked_lead.nickname} with {investment} USDT.",
             data={"copy": copy.pk},
         )
@@ -228,7 +243,8 @@ def _copy_ongoing_positions(copy: Copy, lead: LeadTrader) -> None:
     if not lead_figs.positions or lead_figs.equity <= 0:
         return
     instruments = {
-        i.pk: i for i in Instrument.objects.filter(pk__in={p.instrument_id for p in lead_figs.positions})
+        i.pk: i
+        for i in Instrument.objects.filter(pk__in={p.instrument_id for p in lead_figs.positions})
     }
     mine = account_figures_one(copy.account_id)
     equity, available = mine.equity, mine.available
@@ -240,10 +256,19 @@ def _copy_ongoing_positions(copy: Copy, lead: LeadTrader) -> None:
         side = "buy" if lp.side == "long" else "sell"
         price = venue_price(instrument=inst, side=side)
         event = ss.LeadEvent(
-            kind="open", lead_position_id=lp.id, side=lp.side, margin_mode=lp.margin_mode,
-            leverage=lp.leverage, previous_leverage=None, fill_price=price, margin=lp.margin,
-            lead_margin_before=None, lead_equity_before=lead_figs.equity, fraction=None,
-            price_now=price, guard_slippage=False,
+            kind="open",
+            lead_position_id=lp.id,
+            side=lp.side,
+            margin_mode=lp.margin_mode,
+            leverage=lp.leverage,
+            previous_leverage=None,
+            fill_price=price,
+            margin=lp.margin,
+            lead_margin_before=None,
+            lead_equity_before=lead_figs.equity,
+            fraction=None,
+            price_now=price,
+            guard_slippage=False,
         )
         state = ss.CopyState(copy_id=copy.pk, equity=equity, available=available)
         [intent] = ss.plan_event(event, [state], engine.engine_instrument(inst), engine.policy())
@@ -252,9 +277,12 @@ def _copy_ongoing_positions(copy: Copy, lead: LeadTrader) -> None:
         if intent.action == "open":
             opens.append(
                 engine.open_spec(
-                    intent, account_id=copy.account_id,
-                    instrument_id=inst.pk, lead_position_id=lp.id,
-                    reference_price=lp.entry_price, lead_event_id=None,
+                    intent,
+                    account_id=copy.account_id,
+                    instrument_id=inst.pk,
+                    lead_position_id=lp.id,
+                    reference_price=lp.entry_price,
+                    lead_event_id=None,
                 )
             )
             available -= intent.margin + intent.fee
@@ -264,8 +292,12 @@ def _copy_ongoing_positions(copy: Copy, lead: LeadTrader) -> None:
             )
         else:
             events.append(
-                {"copy_id": copy.pk, "kind": CopyEvent.Kind.MISSED, "reason": intent.reason,
-                 "explanation": explanation}
+                {
+                    "copy_id": copy.pk,
+                    "kind": CopyEvent.Kind.MISSED,
+                    "reason": intent.reason,
+                    "explanation": explanation,
+                }
             )
     result = positions_apply(
         key=f"copy-ongoing:{copy.pk}", memo="Copy Ongoing Positions", opens=opens
@@ -307,7 +339,8 @@ def copy_investment_modify(*, copy: Copy | int, user, total_investment) -> Copy:
     if new_total < minimum:
         raise ApplicationError(
             f"The Total Investment must stay at least {minimum} USDT. To take everything "
-            "out, stop copying.", code="below_minimum",
+            "out, stop copying.",
+            code="below_minimum",
             fields={"total_investment_usdt": f"At least {minimum} USDT."},
         )
     with transaction.atomic(durable=True):
@@ -321,7 +354,8 @@ def copy_investment_modify(*, copy: Copy | int, user, total_investment) -> Copy:
         if locked.total_stop_loss is not None and locked.total_stop_loss >= new_total:
             raise ApplicationError(
                 f"Your Total Stop Loss for Trader ({locked.total_stop_loss} USDT) must stay "
-                "below the Total Investment: lower it first.", code="invalid_stop_loss",
+                "below the Total Investment: lower it first.",
+                code="invalid_stop_loss",
                 fields={"total_investment_usdt": f"More than {locked.total_stop_loss}."},
             )
         main = account_main(user=user)
@@ -332,7 +366,9 @@ def copy_investment_modify(*, copy: Copy | int, user, total_investment) -> Copy:
                 raise InsufficientFunds(
                     f"Increasing by {delta} USDT needs more than the {usdt(balance)} USDT in "
                     "your main account.",
-                    fields={"total_investment_usdt": f"At most {usdt(locked.total_investment + balance)}."},
+                    fields={
+                        "total_investment_usdt": f"At most {usdt(locked.total_investment + balance)}."
+                    },
                 )
             postings = [(main.pk, -delta), (locked.account_id, delta)]
         else:
@@ -340,19 +376,25 @@ def copy_investment_modify(*, copy: Copy | int, user, total_investment) -> Copy:
             if -delta > free:
                 raise InsufficientFunds(
                     f"Only {usdt_down(free)} USDT of this copy is free (the rest is margin in "
-                    "use); you can decrease by at most that much.", code="funds_in_use",
-                    fields={"total_investment_usdt": f"At least {usdt(locked.total_investment - usdt_down(free))}."},
+                    "use); you can decrease by at most that much.",
+                    code="funds_in_use",
+                    fields={
+                        "total_investment_usdt": f"At least {usdt(locked.total_investment - usdt_down(free))}."
+                    },
                 )
             postings = [(locked.account_id, delta), (main.pk, -delta)]
         ledger_post(
             key=f"copy-investment:{locked.pk}:{n}",
             kind=JournalEntry.Kind.COPY_FUNDING if delta > 0 else JournalEntry.Kind.COPY_RETURN,
-            postings=postings, memo=f"Modify Total Investment to {new_total}",
+            postings=postings,
+            memo=f"Modify Total Investment to {new_total}",
         )
         locked.total_investment = new_total
         locked.save(update_fields=["total_investment"])
         CopyEvent.objects.create(
-            copy=locked, kind=CopyEvent.Kind.INVESTMENT, amount=delta,
+            copy=locked,
+            kind=CopyEvent.Kind.INVESTMENT,
+            amount=delta,
             reason=f"Total Investment {'increased' if delta > 0 else 'decreased'} to {new_total} USDT",
         )
     return locked
@@ -371,14 +413,24 @@ def _market_close_specs(
             prices[(inst.pk, side)] = venue_price(instrument=inst, side=side)
         price = prices[(inst.pk, side)]
         realized, fee, released = close_amounts(
-            side=p.side, size=p.size, margin=p.margin, entry_price=p.entry_price,
-            quantity=p.size, price=price, contract_value=inst.contract_value,
+            side=p.side,
+            size=p.size,
+            margin=p.margin,
+            entry_price=p.entry_price,
+            quantity=p.size,
+            price=price,
+            contract_value=inst.contract_value,
             taker_fee=inst.taker_fee,
         )
         specs.append(
             CloseSpec(
-                position_id=p.id, quantity=p.size, price=price,
-                realized_pnl=realized, fee=fee, margin_released=released, reason=reason,
+                position_id=p.id,
+                quantity=p.size,
+                price=price,
+                realized_pnl=realized,
+                fee=fee,
+                margin_released=released,
+                reason=reason,
             )
         )
     return specs
@@ -400,8 +452,11 @@ def copy_position_close(*, copy: Copy | int, position: Position | int, user) -> 
             key=f"manual-close:{rows[0].id}", memo="closed by hand at market", closes=specs
         )
         CopyEvent.objects.create(
-            copy=locked, kind=CopyEvent.Kind.MANUAL_CLOSE, position_id=rows[0].id,
-            amount=specs[0].realized_pnl - specs[0].fee, reason="Closed by you at market",
+            copy=locked,
+            kind=CopyEvent.Kind.MANUAL_CLOSE,
+            position_id=rows[0].id,
+            amount=specs[0].realized_pnl - specs[0].fee,
+            reason="Closed by you at market",
         )
     return Position.objects.get(pk=rows[0].id)
 
@@ -429,8 +484,10 @@ def copies_stop_locked(
         i.pk: i for i in Instrument.objects.filter(pk__in={p.instrument_id for p in positions})
     }
     close_reason = (
-        Position.CloseReason.LEAD_ENDED if reason == Copy.StopReason.LEAD_ENDED
-        else Position.CloseReason.STOP_LOSS if reason == Copy.StopReason.STOP_LOSS
+        Position.CloseReason.LEAD_ENDED
+        if reason == Copy.StopReason.LEAD_ENDED
+        else Position.CloseReason.STOP_LOSS
+        if reason == Copy.StopReason.STOP_LOSS
         else Position.CloseReason.STOP_COPY
     )
     # One stop per copy ever, so the lowest copy id names this batch's entry uniquely.
@@ -441,7 +498,8 @@ def copies_stop_locked(
     )
     totals = realized_totals(account_ids)
     realized = {
-        c.pk: totals[c.account_id]["realized"] - totals[c.account_id]["fees"]
+        c.pk: totals[c.account_id]["realized"]
+        - totals[c.account_id]["fees"]
         + totals[c.account_id]["funding"]
         for c in copies
     }
@@ -452,9 +510,12 @@ def copies_stop_locked(
     ledger_post_batch(
         [
             EntrySpec(
-                key=f"copy-return:{c.pk}", kind=JournalEntry.Kind.COPY_RETURN,
-                postings=((c.account_id, -balances[c.account_id]),
-                          (mains[c.follower_id], balances[c.account_id])),
+                key=f"copy-return:{c.pk}",
+                kind=JournalEntry.Kind.COPY_RETURN,
+                postings=(
+                    (c.account_id, -balances[c.account_id]),
+                    (mains[c.follower_id], balances[c.account_id]),
+                ),
                 memo="copy stopped: funds returned",
             )
             for c in copies
@@ -465,24 +526,37 @@ def copies_stop_locked(
     bulk_set(
         Copy,
         [
-            {"id": c.pk, "status": Copy.Status.STOPPED, "stopped_at": now, "stop_reason": reason,
-             "copying": False, "high_water_mark": c.high_water_mark,
-             "profit_share_paid": c.profit_share_paid}
+            {
+                "id": c.pk,
+                "status": Copy.Status.STOPPED,
+                "stopped_at": now,
+                "stop_reason": reason,
+                "copying": False,
+                "high_water_mark": c.high_water_mark,
+                "profit_share_paid": c.profit_share_paid,
+            }
             for c in copies
         ],
         ["status", "stopped_at", "stop_reason", "copying", "high_water_mark", "profit_share_paid"],
     )
-    kind = CopyEvent.Kind.LEAD_ENDED if reason == Copy.StopReason.LEAD_ENDED else CopyEvent.Kind.STOPPED
+    kind = (
+        CopyEvent.Kind.LEAD_ENDED
+        if reason == Copy.StopReason.LEAD_ENDED
+        else CopyEvent.Kind.STOPPED
+    )
     bulk_insert(
         CopyEvent,
         [
             {
-                "copy_id": c.pk, "kind": kind,
+                "copy_id": c.pk,
+                "kind": kind,
                 "lead_event_id": lead_event.pk if lead_event else None,
                 "amount": balances[c.account_id],
                 "reason": Copy.StopReason(reason).label,
-                "explanation": {"returned_usdt": str(balances[c.account_id]),
-                                "profit_share_usdt": str(paid.get(c.pk, ZERO))},
+                "explanation": {
+                    "returned_usdt": str(balances[c.account_id]),
+                    "profit_share_usdt": str(paid.get(c.pk, ZERO)),
+                },
             }
             for c in copies
         ],
@@ -490,18 +564,24 @@ def copies_stop_locked(
     )
     if reason == Copy.StopReason.LEAD_ENDED:
         rows = [
-            (c.follower_id, "lead_ended",
-             f"{c.lead.nickname} ended their strategy. Your copy stopped and "
-             f"{usdt(balances[c.account_id])} USDT returned to your main account.",
-             {"copy": c.pk})
+            (
+                c.follower_id,
+                "lead_ended",
+                f"{c.lead.nickname} ended their strategy. Your copy stopped and "
+                f"{usdt(balances[c.account_id])} USDT returned to your main account.",
+                {"copy": c.pk},
+            )
             for c in copies
         ]
     else:
         rows = [
-            (c.follower_id, "copy_stopped",
-             f"Your copy of {c.lead.nickname} stopped ({Copy.StopReason(reason).label.lower()}); "
-             f"{usdt(balances[c.account_id])} USDT returned to your main account.",
-             {"copy": c.pk})
+            (
+                c.follower_id,
+                "copy_stopped",
+                f"Your copy of {c.lead.nickname} stopped ({Copy.StopReason(reason).label.lower()}); "
+                f"{usdt(balances[c.account_id])} USDT returned to your main account.",
+                {"copy": c.pk},
+            )
             for c in copies
         ]
     notifications_create_bulk(rows=rows)

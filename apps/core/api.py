@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
@@ -31,6 +32,17 @@ def _flatten(detail) -> str:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, OverflowError | DataError):
+        # An id or number too large for the database column (e.g. /copies/99999999999999999999/):
+        # the input is bad, not the server.
+        return Response(
+            {
+                "detail": "A number in the request is out of range.",
+                "code": "out_of_range",
+                "fields": {},
+            },
+            status=400,
+        )
     if isinstance(exc, ApplicationError):
         return Response(
             {"detail": exc.message, "code": exc.code, "fields": exc.fields},

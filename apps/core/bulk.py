@@ -39,8 +39,10 @@ def _pg_execute(sql: str, params: list, *, fetch: bool) -> tuple[list, int]:
         count = cur.rowcount
     if connection.queries_logged:
         connection.queries_log.append(
-            {"sql": f"{sql} /* {len(params)} array parameters */",
-             "time": f"{time.monotonic() - start:.3f}"}
+            {
+                "sql": f"{sql} /* {len(params)} array parameters */",
+                "time": f"{time.monotonic() - start:.3f}",
+            }
         )
     return rows, count
 
@@ -113,9 +115,7 @@ def bulk_insert(
     return [r[0] for r in rows]
 
 
-def bulk_increment(
-    model: type[models.Model], field: str, deltas: Mapping[int, Decimal]
-) -> int:
+def bulk_increment(model: type[models.Model], field: str, deltas: Mapping[int, Decimal]) -> int:
     """``field = field + delta`` for each pk in ``deltas``, in one statement. Rows should be
     locked by the caller (lock order is the caller's business). Returns rows updated."""
     deltas = {pk: d for pk, d in deltas.items() if d}
@@ -173,8 +173,6 @@ def bulk_set(model: type[models.Model], rows: Iterable[Mapping], fields: Sequenc
         f"UPDATE {table} AS t SET {sets} FROM unnest({', '.join(casts)}) AS v({names}) "
         f"WHERE t.{pk_col} = v.id"
     )
-    params = [[r["id"] for r in rows]] + [
-        [_pg_value(f, r[f.name]) for r in rows] for f in mfields
-    ]
+    params = [[r["id"] for r in rows]] + [[_pg_value(f, r[f.name]) for r in rows] for f in mfields]
     _, count = _pg_execute(sql, params, fetch=False)
     return count

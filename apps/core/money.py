@@ -22,7 +22,7 @@ def to_decimal(value: object) -> Decimal:
     """Parse user or stored input into a Decimal. Floats are refused: they are not money."""
     if isinstance(value, Decimal):
         return value
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise TypeError("money and quantities must be Decimal, int or str, never float/bool")
     try:
         result = Decimal(str(value).strip())

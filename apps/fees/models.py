@@ -28,3 +28,6 @@ class ProfitShareSettlement(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"copy {self.copy_id} {self.trigger}: {self.share}"

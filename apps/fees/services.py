@@ -90,7 +90,10 @@ def profit_share_settle_many(
     bulk_insert(
         ProfitShareSettlement,
         [
-            {**{k: v for k, v in row.items() if k != "_key"}, "entry_id": entry_ids.get(row["_key"])}
+            {
+                **{k: v for k, v in row.items() if k != "_key"},
+                "entry_id": entry_ids.get(row["_key"]),
+            }
             for row in rows
         ],
         returning=None,

@@ -184,3 +184,6 @@ class Fill(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.quantity} @ {self.price}"

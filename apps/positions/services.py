@@ -162,8 +162,15 @@ def positions_apply(
         rows = {
             r["id"]: r
             for r in Position.objects.filter(pk__in=[c.position_id for c in closes]).values(
-                "id", "account_id", "size", "opened_size", "margin", "realized_pnl", "fees",
-                "exit_price", "status",
+                "id",
+                "account_id",
+                "size",
+                "opened_size",
+                "margin",
+                "realized_pnl",
+                "fees",
+                "exit_price",
+                "status",
             )
         }
         account_ids = {r["account_id"] for r in rows.values()}
@@ -230,8 +237,14 @@ def positions_apply(
             Position,
             updates,
             [
-                "size", "margin", "realized_pnl", "fees", "exit_price", "status",
-                "close_reason", "closed_at",
+                "size",
+                "margin",
+                "realized_pnl",
+                "fees",
+                "exit_price",
+                "status",
+                "close_reason",
+                "closed_at",
             ],
         )
         bulk_insert(Fill, fills, returning=None)
@@ -261,7 +274,9 @@ def positions_apply(
             [
                 EntrySpec(
                     key=key,
-                    kind=JournalEntry.Kind.REALIZED_PNL if closes else JournalEntry.Kind.TRADING_FEE,
+                    kind=JournalEntry.Kind.REALIZED_PNL
+                    if closes
+                    else JournalEntry.Kind.TRADING_FEE,
                     postings=merged,
                     memo=memo or f"{len(opens)} opens, {len(closes)} closes",
                 )

@@ -49,8 +49,12 @@ def unmirrored_open(postgres, monkeypatch):
     lead = lead_make()
     copies = [copy_make(lead, investment="1000") for _ in range(30)]
     lead_position_open(
-        lead=lead, instrument="BTC-USDT-SWAP", side="long", margin_mode="cross",
-        leverage=5, margin="1000",
+        lead=lead,
+        instrument="BTC-USDT-SWAP",
+        side="long",
+        margin_mode="cross",
+        leverage=5,
+        margin="1000",
     )
     event = LeadEvent.objects.get(kind="open")
     return event, copies

@@ -24,8 +24,12 @@ pytestmark = pytest.mark.django_db
 
 def open_lead(lead, *, margin="1000", leverage=5, side="long", mode="cross"):
     return lead_position_open(
-        lead=lead, instrument="BTC-USDT-SWAP", side=side, margin_mode=mode,
-        leverage=leverage, margin=margin,
+        lead=lead,
+        instrument="BTC-USDT-SWAP",
+        side=side,
+        margin_mode=mode,
+        leverage=leverage,
+        margin=margin,
     )
 
 
@@ -74,9 +78,16 @@ def test_lead_liquidation_event_closes_follower_fully(btc, mirror):
     from apps.copies.tasks import lead_event_dispatch
 
     event = LeadEvent.objects.create(
-        account_id=lead.futures_account_id, kind="liquidation", position=lead_pos,
-        instrument=lead_pos.instrument, side="long", margin_mode="isolated", leverage=5,
-        fill_price=D("50000"), size=lead_pos.size, fraction=D("1"),
+        account_id=lead.futures_account_id,
+        kind="liquidation",
+        position=lead_pos,
+        instrument=lead_pos.instrument,
+        side="long",
+        margin_mode="isolated",
+        leverage=5,
+        fill_price=D("50000"),
+        size=lead_pos.size,
+        fraction=D("1"),
     )
     lead_event_dispatch(event.pk)
     assert follower_position(copy).status == "closed"

@@ -22,15 +22,23 @@ def test_lead_open_mirrors_the_worked_example(django_capture_on_commit_callbacks
     # when the lead opens 1,000 margin 5x long cross
     with django_capture_on_commit_callbacks(execute=True):
         lead_pos = lead_position_open(
-            lead=lead, instrument="BTC-USDT-SWAP", side="long", margin_mode="cross",
-            leverage=5, margin="1000",
+            lead=lead,
+            instrument="BTC-USDT-SWAP",
+            side="long",
+            margin_mode="cross",
+            leverage=5,
+            margin="1000",
         )
 
     # then the follower holds 1 contract, 100 margin, 5x long cross, and 899.75 available
     assert lead_pos.size == Decimal("10")
     pos = Position.objects.get(account=copy.account)
     assert (pos.size, pos.margin, pos.leverage, pos.side, pos.margin_mode) == (
-        Decimal("1"), Decimal("100"), 5, "long", "cross",
+        Decimal("1"),
+        Decimal("100"),
+        5,
+        "long",
+        "cross",
     )
     assert pos.lead_position_id == lead_pos.pk
     assert pos.entry_price == pos.lead_entry_price == Decimal("50000")
