@@ -77,7 +77,12 @@ def eligible_copies(event: LeadEvent, lead_id: int) -> QuerySet[Copy]:
         market=Copy.Market.FUTURES,
         status=Copy.Status.ACTIVE,
         start_after_event_id__lt=event.pk,
-    ).exclude(Exists(CopyEvent.objects.filter(copy_id=OuterRef("pk"), lead_event_id=event.pk)))
+    ).exclude(
+        # NOT IN (one hashed subplan over this event's claims) rather than NOT EXISTS: right
+        # after a bulk insert the statistics are stale and the planner would otherwise probe
+        # the claims once per copy, scanning every claim each time (quadratic).
+        pk__in=CopyEvent.objects.filter(lead_event_id=event.pk).values("copy_id")
+    )
     if event.kind == LeadEvent.Kind.OPEN:
         return qs.filter(copying=True)
     if event.kind in POSITION_EVENTS:

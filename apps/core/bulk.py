@@ -60,14 +60,39 @@ def _fill_row(model, fields, row: Mapping, now) -> list:
             v = row[f.name]
             if isinstance(v, models.Model):
                 v = v.pk
-        elif getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-            v = now
         else:
-            v = f.get_default()  # the declared default, "" for text, None for nullable
-            if v is None and not f.null:
-                raise ValueError(f"{model.__name__}.{f.name} needs a value")
+            v = _default(model, f, now)
         values.append(v)
     return values
+
+
+def _default(model, f: models.Field, now):
+    if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+        return now
+    v = f.get_default()  # the declared default, "" for text, None for nullable
+    if v is None and not f.null:
+        raise ValueError(f"{model.__name__}.{f.name} needs a value")
+    return v
+
+
+def _columns(model, fields, rows: Sequence[Mapping], now) -> list[list]:
+    """Column-oriented values; rows may omit keys (their default applies)."""
+    present = set().union(*(r.keys() for r in rows))
+    columns = []
+    for f in fields:
+        key = f.attname if f.attname in present else f.name if f.name in present else None
+        if key is None:
+            columns.append([_default(model, f, now)] * len(rows))
+            continue
+        missing = object()
+        col = [r.get(key, missing) for r in rows]
+        if col.count(missing):
+            default = _default(model, f, now)
+            col = [default if v is missing else v for v in col]
+        if key == f.name and f.is_relation:
+            col = [v.pk if isinstance(v, models.Model) else v for v in col]
+        columns.append(col)
+    return columns
 
 
 def _pg_array_type(field: models.Field) -> str:
@@ -91,28 +116,48 @@ def bulk_insert(
     model: type[models.Model], rows: Sequence[Mapping], *, returning: str | None = "id"
 ) -> list:
     """Insert ``rows`` (dicts of field name or attname -> value). Returns the ``returning``
-    column of each row in order (or [] when returning is None)."""
+    column of each row in order (or [] when returning is None).
+
+    On PostgreSQL a column whose value is the same in every row (the instrument, the lead
+    event, the price of a fan-out) travels as one scalar parameter instead of an array: the
+    per-value cost of adapting parameters is most of the client's share of a big insert."""
     if not rows:
         return []
     now = timezone.now()
     fields = _concrete_fields(model)
-    data = [_fill_row(model, fields, r, now) for r in rows]
     if not _is_pg():
+        data = [_fill_row(model, fields, r, now) for r in rows]
         objs = [model(**{f.attname: v for f, v in zip(fields, vals, strict=True)}) for vals in data]
         model.objects.bulk_create(objs, batch_size=500)
         return [getattr(o, returning) for o in objs] if returning else []
+    columns = _columns(model, fields, rows, now)
+    n = len(rows)
     table = connection.ops.quote_name(model._meta.db_table)
     cols = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    arrays = []
-    casts = []
-    for i, f in enumerate(fields):
-        arrays.append([_pg_value(f, vals[i]) for vals in data])
-        casts.append(f"%b::{_pg_array_type(f)}[]")
-    sql = f"INSERT INTO {table} ({cols}) SELECT * FROM unnest({', '.join(casts)})"
+    arrays, array_names, select = [], [], []
+    for i, (f, col) in enumerate(zip(fields, columns, strict=True)):
+        first = col[0]
+        if col.count(first) == n:
+            select.append(("scalar", f"%b::{_pg_array_type(f)}", _pg_value(f, first)))
+        else:
+            arrays.append([_pg_value(f, v) for v in col])
+            array_names.append((f"c{i}", f"%b::{_pg_array_type(f)}[]"))
+            select.append(("array", f"u.c{i}", None))
+    # Scalars come first in the parameter list: they appear in the SELECT list, which
+    # precedes FROM unnest(...).
+    select_sql = ", ".join(expr for _, expr, _ in select)
+    params = [v for kind, _, v in select if kind == "scalar"]
+    if arrays:
+        names = ", ".join(name for name, _ in array_names)
+        unnest = ", ".join(cast for _, cast in array_names)
+        sql = f"INSERT INTO {table} ({cols}) SELECT {select_sql} FROM unnest({unnest}) AS u({names})"
+        params += arrays
+    else:
+        sql = f"INSERT INTO {table} ({cols}) SELECT {select_sql} FROM generate_series(1, {n})"
     if returning:
         sql += f" RETURNING {connection.ops.quote_name(model._meta.get_field(returning).column)}"
-    rows, _ = _pg_execute(sql, arrays, fetch=bool(returning))
-    return [r[0] for r in rows]
+    rows_out, _ = _pg_execute(sql, params, fetch=bool(returning))
+    return [r[0] for r in rows_out]
 
 
 def bulk_increment(model: type[models.Model], field: str, deltas: Mapping[int, Decimal]) -> int:
