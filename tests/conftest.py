@@ -1,7 +1,8 @@
 """Shared fixtures.
 
-- After every test that touched the database, the ledger must sum to zero, every entry must
-  balance, and every account balance must equal the sum of its postings (SPEC §11.1).
+- After every test that touched the database, ``ledger_audit``'s checks must be clean: the
+  ledger sums to zero, every entry balances, every account balance equals the sum of its
+  postings and no user account is negative (SPEC §11.1).
 - ``postgres`` / ``redis_url`` / ``live_worker`` skip when the service is absent, unless
   REQUIRE_SERVICES=1 (CI), where an absent service fails the test instead.
 """
@@ -23,33 +24,11 @@ def missing_service(what: str) -> None:
 
 
 def ledger_problems() -> list[str]:
-    """The zero-sum invariants, summed in Python with Decimal (SQLite's SUM is float)."""
-    from collections import defaultdict
+    """What ``manage.py ledger_audit`` would report (the same function): balances equal their
+    postings, every entry balances, everything sums to zero, no user account is negative."""
+    from apps.ledger.management.commands.ledger_audit import ledger_drift
 
-    from apps.ledger.models import Account, Posting
-
-    problems = []
-    by_entry: dict[int, Decimal] = defaultdict(Decimal)
-    by_account: dict[int, Decimal] = defaultdict(Decimal)
-    for entry_id, account_id, amount in Posting.objects.values_list(
-        "entry_id", "account_id", "amount"
-    ):
-        by_entry[entry_id] += amount
-        by_account[account_id] += amount
-    total = sum(by_entry.values(), Decimal(0))
-    if total != 0:
-        problems.append(f"postings sum to {total}, not 0")
-    unbalanced = [e for e, s in by_entry.items() if s != 0]
-    if unbalanced:
-        problems.append(f"unbalanced journal entries: {unbalanced[:5]}")
-    for acc_id, balance, kind in Account.objects.values_list("id", "balance", "kind"):
-        if by_account.get(acc_id, Decimal(0)) != balance:
-            problems.append(
-                f"account {acc_id} balance {balance} != postings {by_account.get(acc_id)}"
-            )
-        if balance < 0 and kind in Account.USER_KINDS:
-            problems.append(f"user account {acc_id} is negative: {balance}")
-    return problems
+    return ledger_drift()[2]
 
 
 @pytest.fixture(autouse=True)

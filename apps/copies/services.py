@@ -361,7 +361,9 @@ def copy_investment_modify(*, copy: Copy | int, user, total_investment) -> Copy:
         main = account_main(user=user)
         n = locked.events.filter(kind=CopyEvent.Kind.INVESTMENT).count() + 1
         if delta > 0:
-            balance = Account.objects.get(pk=main.pk).balance
+            # locked: a deposit or withdrawal racing this must not turn into a 500 at the
+            # balance constraint; it waits, and this check sees its result
+            balance = Account.objects.select_for_update().get(pk=main.pk).balance
             if delta > balance:
                 raise InsufficientFunds(
                     f"Increasing by {delta} USDT needs more than the {usdt(balance)} USDT in "

@@ -512,3 +512,20 @@ class OperatorLeadTraderEndApi(APIView):
         services.lead_trader_end(lead=lead, actor=request.user)
         row = selectors.trader_get_with_figures(trader_id=lead.pk)
         return Response(TraderDetailSerializer(_trader_out(row, detail=True)).data)
+
+
+class LeadEndApi(_LeadApi):
+    @extend_schema(
+        operation_id="lead_end",
+        tags=["lead"],
+        summary="End your own strategy",
+        description="The same as an operator ending it: no new copies can start and every "
+        "copy is stopped (positions closed at market, profit share settled, cash returned to "
+        "each follower). Your own positions and lead accounts stay yours.",
+        request=None,
+        responses={200: TraderDetailSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request):
+        services.lead_trader_end(lead=request.lead, actor=request.user)
+        row = selectors.trader_get_with_figures(trader_id=request.lead.pk)
+        return Response(TraderDetailSerializer(_trader_out(row, detail=True)).data)

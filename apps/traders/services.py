@@ -62,7 +62,8 @@ def _instrument(value: Instrument | str, *, kind: str = Instrument.Kind.PERPETUA
         inst = Instrument.objects.get(name=str(value).upper(), active=True)
     except Instrument.DoesNotExist:
         raise ApplicationError(
-            f"Unknown instrument {value!r}.", code="unknown_instrument",
+            f"Unknown instrument {value!r}.",
+            code="unknown_instrument",
             fields={"instrument": "Choose one of the listed instruments."},
         ) from None
     if inst.kind != kind:
@@ -74,7 +75,10 @@ def _instrument(value: Instrument | str, *, kind: str = Instrument.Kind.PERPETUA
 
 def _lock_lead(lead: LeadTrader | int) -> LeadTrader:
     pk = lead.pk if isinstance(lead, LeadTrader) else lead
-    locked = LeadTrader.objects.select_for_update().get(pk=pk)
+    try:
+        locked = LeadTrader.objects.select_for_update().get(pk=pk)
+    except (LeadTrader.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such lead trader.") from None
     if not locked.is_active:
         raise Conflict("This lead trader has ended their strategy.", code="lead_not_active")
     return locked
@@ -146,7 +150,8 @@ def lead_trader_approve(
             raise Conflict(f"{user.email} is already a lead trader.", code="already_lead")
         if LeadTrader.objects.filter(nickname__iexact=nickname).exists():
             raise Conflict(
-                f"The nickname {nickname!r} is taken.", code="nickname_taken",
+                f"The nickname {nickname!r} is taken.",
+                code="nickname_taken",
                 fields={"nickname": "Taken."},
             )
         futures = account_create(
@@ -156,8 +161,14 @@ def lead_trader_approve(
         extra = {} if max_copiers is None else {"max_copiers": max_copiers}
         try:
             lead = LeadTrader.objects.create(
-                user=user, nickname=nickname, bio=bio, profit_share_ratio=ratio,
-                futures_account=futures, spot_account=spot, approved_by=operator, **extra,
+                user=user,
+                nickname=nickname,
+                bio=bio,
+                profit_share_ratio=ratio,
+                futures_account=futures,
+                spot_account=spot,
+                approved_by=operator,
+                **extra,
             )
         except IntegrityError:
             raise Conflict("This lead trader already exists.", code="already_lead") from None
@@ -186,7 +197,9 @@ def lead_transfer(
     cash (margin in use and open cross losses stay)."""
     amount = parse_amount(amount, field="amount_usdt")
     if market not in ("futures", "spot"):
-        raise ApplicationError("Market must be futures or spot.", fields={"market": "futures or spot"})
+        raise ApplicationError(
+            "Market must be futures or spot.", fields={"market": "futures or spot"}
+        )
     if direction not in ("in", "out"):
         raise ApplicationError("Direction must be in or out.", fields={"direction": "in or out"})
     key = key or f"lead-transfer:{uuid.uuid4()}"
@@ -207,8 +220,12 @@ def lead_transfer(
                     fields={"amount_usdt": f"At most {usdt_down(free)}."},
                 )
             postings = [(lead_acc_id, -amount), (main.pk, amount)]
-        ledger_post(key=key, kind=JournalEntry.Kind.TRANSFER, postings=postings,
-                    memo=f"lead {market} transfer {direction}")
+        ledger_post(
+            key=key,
+            kind=JournalEntry.Kind.TRANSFER,
+            postings=postings,
+            memo=f"lead {market} transfer {direction}",
+        )
     return Account.objects.get(pk=lead_acc_id)
 
 
@@ -257,7 +274,9 @@ def lead_position_open(
             need = usdt_down(pmath.initial_margin(inst.min_size, inst.contract_value, price, lev))
             raise ApplicationError(
                 f"Margin too small: the minimum size {inst.min_size} needs about {need} USDT "
-                f"at {lev}x.", code="below_min_size", fields={"margin_usdt": f"At least {need}."},
+                f"at {lev}x.",
+                code="below_min_size",
+                fields={"margin_usdt": f"At least {need}."},
             )
         used = usdt_down(pmath.initial_margin(size, inst.contract_value, price, lev))
         fee = usdt_down(pmath.notional(size, inst.contract_value, price) * inst.taker_fee)
@@ -268,9 +287,16 @@ def lead_position_open(
                 fields={"margin_usdt": "Not enough available."},
             )
         event = LeadEvent.objects.create(
-            account_id=locked.futures_account_id, kind=LeadEvent.Kind.OPEN, instrument=inst,
-            side=side, margin_mode=margin_mode, leverage=lev, fill_price=price, size=size,
-            margin=used, lead_equity_before=usdt_down(figures.equity),
+            account_id=locked.futures_account_id,
+            kind=LeadEvent.Kind.OPEN,
+            instrument=inst,
+            side=side,
+            margin_mode=margin_mode,
+            leverage=lev,
+            fill_price=price,
+            size=size,
+            margin=used,
+            lead_equity_before=usdt_down(figures.equity),
         )
         result = positions_apply(
             key=f"lead-event:{event.pk}",
@@ -278,10 +304,17 @@ def lead_position_open(
             opens=[
                 OpenSpec(
                     account_id=locked.futures_account_id,
-                    instrument_id=inst.pk, side=side, margin_mode=margin_mode, leverage=lev,
-                    size=size, price=price, margin=used, fee=fee, lead_event_id=event.pk,
+                    instrument_id=inst.pk,
+                    side=side,
+                    margin_mode=margin_mode,
+                    leverage=lev,
+                    size=size,
+                    price=price,
+                    margin=used,
+                    fee=fee,
+                    lead_event_id=event.pk,
                 )
-            ]
+            ],
         )
         event.position_id = result.opened[0]
         event.save(update_fields=["position"])
@@ -315,16 +348,26 @@ def lead_position_close(*, lead: LeadTrader, position: Position | int, fraction)
             )
         price = venue_price(instrument=inst, side=_exec_side(pos.side, opening=False))
         realized, fee, released = close_amounts(
-            side=pos.side, size=pos.size, margin=pos.margin, entry_price=pos.entry_price,
-            quantity=qty, price=price, contract_value=inst.contract_value,
+            side=pos.side,
+            size=pos.size,
+            margin=pos.margin,
+            entry_price=pos.entry_price,
+            quantity=qty,
+            price=price,
+            contract_value=inst.contract_value,
             taker_fee=inst.taker_fee,
         )
         full = qty == pos.size
         event = LeadEvent.objects.create(
             account_id=locked.futures_account_id,
             kind=LeadEvent.Kind.CLOSE if full else LeadEvent.Kind.PARTIAL_CLOSE,
-            position=pos, instrument=inst, side=pos.side, margin_mode=pos.margin_mode,
-            leverage=pos.leverage, fill_price=price, size=qty,
+            position=pos,
+            instrument=inst,
+            side=pos.side,
+            margin_mode=pos.margin_mode,
+            leverage=pos.leverage,
+            fill_price=price,
+            size=qty,
             fraction=Decimal(1) if full else qty / pos.size,
         )
         positions_apply(
@@ -332,11 +375,16 @@ def lead_position_close(*, lead: LeadTrader, position: Position | int, fraction)
             memo=f"lead close {qty} {inst.name}",
             closes=[
                 CloseSpec(
-                    position_id=pos.pk, quantity=qty, price=price,
-                    realized_pnl=realized, fee=fee, margin_released=released,
-                    reason=Position.CloseReason.LEAD, lead_event_id=event.pk,
+                    position_id=pos.pk,
+                    quantity=qty,
+                    price=price,
+                    realized_pnl=realized,
+                    fee=fee,
+                    margin_released=released,
+                    reason=Position.CloseReason.LEAD,
+                    lead_event_id=event.pk,
                 )
-            ]
+            ],
         )
         lead_event_recorded(event.pk)
     pos.refresh_from_db()
@@ -366,9 +414,15 @@ def lead_position_leverage(*, lead: LeadTrader, position: Position | int, levera
                     fields={"leverage": "Not enough available."},
                 )
         event = LeadEvent.objects.create(
-            account_id=locked.futures_account_id, kind=LeadEvent.Kind.LEVERAGE, position=pos,
-            instrument=pos.instrument, side=pos.side, margin_mode=pos.margin_mode,
-            leverage=lev, previous_leverage=pos.leverage, lead_margin_before=pos.margin,
+            account_id=locked.futures_account_id,
+            kind=LeadEvent.Kind.LEVERAGE,
+            position=pos,
+            instrument=pos.instrument,
+            side=pos.side,
+            margin_mode=pos.margin_mode,
+            leverage=lev,
+            previous_leverage=pos.leverage,
+            lead_margin_before=pos.margin,
             margin=new_margin,
         )
         positions_apply(
@@ -389,7 +443,8 @@ def lead_position_margin(*, lead: LeadTrader, position: Position | int, amount) 
     if delta == 0 or delta != usdt(delta):
         raise ApplicationError(
             "Amount must be a non-zero number with at most 8 decimal places "
-            "(negative reduces margin).", fields={"amount_usdt": "Non-zero number."},
+            "(negative reduces margin).",
+            fields={"amount_usdt": "Non-zero number."},
         )
     with transaction.atomic(durable=True):
         locked = _lock_lead(lead)
@@ -397,7 +452,8 @@ def lead_position_margin(*, lead: LeadTrader, position: Position | int, amount) 
         if pos.margin_mode != MarginMode.ISOLATED:
             raise ApplicationError(
                 "Margin can only be added to or reduced from isolated positions.",
-                code="not_isolated", fields={"amount_usdt": "Cross positions share margin."},
+                code="not_isolated",
+                fields={"amount_usdt": "Cross positions share margin."},
             )
         Account.objects.select_for_update().get(pk=locked.futures_account_id)
         if delta > 0:
@@ -417,14 +473,20 @@ def lead_position_margin(*, lead: LeadTrader, position: Position | int, amount) 
                 raise ApplicationError(
                     f"Margin cannot go below {floor} USDT (entry notional / leverage); "
                     f"you can reduce by at most {max(Decimal(0), pos.margin - floor)} USDT.",
-                    code="below_initial_margin", fields={"amount_usdt": "Too much."},
+                    code="below_initial_margin",
+                    fields={"amount_usdt": "Too much."},
                 )
         event = LeadEvent.objects.create(
             account_id=locked.futures_account_id,
             kind=LeadEvent.Kind.MARGIN_ADD if delta > 0 else LeadEvent.Kind.MARGIN_REDUCE,
-            position=pos, instrument=pos.instrument, side=pos.side,
-            margin_mode=pos.margin_mode, leverage=pos.leverage, margin=abs(delta),
-            lead_margin_before=pos.margin, fill_price=price_get(pos.instrument),
+            position=pos,
+            instrument=pos.instrument,
+            side=pos.side,
+            margin_mode=pos.margin_mode,
+            leverage=pos.leverage,
+            margin=abs(delta),
+            lead_margin_before=pos.margin,
+            fill_price=price_get(pos.instrument),
         )
         positions_apply(
             key=f"lead-event:{event.pk}", margin_changes=[MarginSpec(pos.pk, pos.margin + delta)]

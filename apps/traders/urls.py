@@ -1,8 +1,11 @@
 from django.urls import path
 
-from apps.traders import api
+from apps.traders import api, views
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("", views.home, name="home"),
+    path("traders/<int:trader_id>/", views.trader_profile, name="trader_profile"),
+]
 api_urlpatterns = [
     path("traders/", api.TraderListApi.as_view(), name="trader-list"),
     path("traders/<int:trader_id>/", api.TraderDetailApi.as_view(), name="trader-detail"),
@@ -13,6 +16,7 @@ api_urlpatterns = [
     ),
     path("lead/transfer/", api.LeadTransferApi.as_view(), name="lead-transfer"),
     path("lead/account/", api.LeadAccountApi.as_view(), name="lead-account"),
+    path("lead/end/", api.LeadEndApi.as_view(), name="lead-end"),
     path("lead/positions/", api.LeadPositionListApi.as_view(), name="lead-position-list"),
     path(
         "lead/positions/<int:position_id>/close/",

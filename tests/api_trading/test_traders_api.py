@@ -483,6 +483,27 @@ def test_operator_end_stops_every_copy(btc, operator, django_capture_on_commit_c
     assert (r.status_code, r.data["code"]) == (404, "not_found")
 
 
+def test_lead_ends_own_strategy_and_copies_stop(btc, django_capture_on_commit_callbacks):
+    # given a lead with an open position mirrored to one copy
+    lead = lead_make()
+    copy = copy_make(lead, investment="1000")
+    with django_capture_on_commit_callbacks(execute=True):
+        client_for(lead.user).post("/api/v1/lead/positions/", OPEN_BODY)
+    # when the lead ends their own strategy
+    with django_capture_on_commit_callbacks(execute=True):
+        r = client_for(lead.user).post("/api/v1/lead/end/")
+    # then the strategy is ended and the follower got every USDT back in the main account
+    assert (r.status_code, r.data["status"]) == (200, "ended")
+    copy.refresh_from_db()
+    assert (copy.status, copy.stop_reason) == ("stopped", "lead_ended")
+    assert client_for(copy.follower).get(f"/api/v1/copies/{copy.pk}/").data["equity_usdt"] == (
+        "0.00000000"
+    )
+    # and a second end is refused: trading endpoints no longer admit an ended lead
+    r = client_for(lead.user).post("/api/v1/lead/end/")
+    assert r.status_code == 403
+
+
 def test_operator_endpoints_refuse_non_staff(btc):
     lead = lead_make()
     user = user_with_main_balance("0")
