@@ -100,8 +100,12 @@ def lead_open(lead):
     from apps.traders.services import lead_position_open
 
     pos = lead_position_open(
-        lead=lead, instrument="BTC-USDT-SWAP", side="long", margin_mode="cross",
-        leverage=5, margin="100",
+        lead=lead,
+        instrument="BTC-USDT-SWAP",
+        side="long",
+        margin_mode="cross",
+        leverage=5,
+        margin="100",
     )
     return LeadEvent.objects.get(position=pos, kind="open")
 
@@ -151,30 +155,64 @@ def copy_floor(event, copy_rows: list[tuple[int, int]]) -> float:
                 "realized_pnl, fees, funding, status, close_reason, explanation, "
                 "opened_by_event_id, opened_at) FROM STDIN"
             ) as cp:
-                cp.write(rows(
-                    (str(acc), "\\N", str(inst), "long", "cross", "5", "0.01", "0.01", "50000",
-                     "50000", "1", "0", "0.00025", "0", "closed", "", explanation,
-                     str(event.pk), now)
-                    for _, acc in part
-                ))
+                cp.write(
+                    rows(
+                        (
+                            str(acc),
+                            "\\N",
+                            str(inst),
+                            "long",
+                            "cross",
+                            "5",
+                            "0.01",
+                            "0.01",
+                            "50000",
+                            "50000",
+                            "1",
+                            "0",
+                            "0.00025",
+                            "0",
+                            "closed",
+                            "",
+                            explanation,
+                            str(event.pk),
+                            now,
+                        )
+                        for _, acc in part
+                    )
+                )
             c.execute("SELECT id FROM positions_position WHERE id > %s ORDER BY id", [max_before])
             pids = [r[0] for r in c.fetchall()]
             with c.copy(
                 "COPY positions_fill (position_id, lead_event_id, action, quantity, price, "
                 "reference_price, fee, realized_pnl, created_at) FROM STDIN"
             ) as cp:
-                cp.write(rows(
-                    (str(p), str(event.pk), "open", "0.01", "50000", "50000", "0.00025", "0", now)
-                    for p in pids
-                ))
+                cp.write(
+                    rows(
+                        (
+                            str(p),
+                            str(event.pk),
+                            "open",
+                            "0.01",
+                            "50000",
+                            "50000",
+                            "0.00025",
+                            "0",
+                            now,
+                        )
+                        for p in pids
+                    )
+                )
             with c.copy(
                 "COPY copies_copyevent (copy_id, kind, lead_event_id, position_id, reason, "
                 "explanation, amount, created_at) FROM STDIN"
             ) as cp:
-                cp.write(rows(
-                    (str(cid), "copied", str(spare_event), str(p), "", "{}", "1", now)
-                    for (cid, _), p in zip(part, pids, strict=True)
-                ))
+                cp.write(
+                    rows(
+                        (str(cid), "copied", str(spare_event), str(p), "", "{}", "1", now)
+                        for (cid, _), p in zip(part, pids, strict=True)
+                    )
+                )
             c.execute(
                 "INSERT INTO ledger_journalentry (idempotency_key, kind, memo, created_at) "
                 "VALUES (%s, 'trading_fee', 'floor', now()) RETURNING id",
@@ -182,10 +220,12 @@ def copy_floor(event, copy_rows: list[tuple[int, int]]) -> float:
             )
             entry = c.fetchone()[0]
             with c.copy("COPY ledger_posting (entry_id, account_id, amount) FROM STDIN") as cp:
-                cp.write(rows(
-                    [(str(entry), str(acc), "-0.00025") for _, acc in part]
-                    + [(str(entry), str(fees), str(Decimal("0.00025") * len(part)))]
-                ))
+                cp.write(
+                    rows(
+                        [(str(entry), str(acc), "-0.00025") for _, acc in part]
+                        + [(str(entry), str(fees), str(Decimal("0.00025") * len(part)))]
+                    )
+                )
     return time.perf_counter() - start
 
 
@@ -245,12 +285,32 @@ def bench_live(n: int) -> None:
     }
     queue = f"bench-{uuid.uuid4().hex[:6]}"
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue,
-         "--concurrency", "2", "-l", "warning", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            queue,
+            "--concurrency",
+            "2",
+            "-l",
+            "warning",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
     )
+    from tests.infra.worker import all_tasks_routed_to
+
     celery_app.conf.task_always_eager = False
-    celery_app.conf.task_routes = {"apps.copies.tasks.*": {"queue": queue}}
+    routing = all_tasks_routed_to(queue)
+    routing.__enter__()
     try:
         time.sleep(4)  # let the worker connect
         start = time.perf_counter()
@@ -262,8 +322,12 @@ def bench_live(n: int) -> None:
             time.sleep(0.05)
         elapsed = time.perf_counter() - start
         got = Position.objects.filter(lead_position_id=event.position_id).count()
-        print(f"fanout_live n={n} seconds={elapsed:.2f} mirrored={got} workers=1x2 processes")
+        print(
+            f"fanout_live n={n} seconds={elapsed:.2f} mirrored={got} "
+            "(lead open call to last follower position committed; 1 worker, 2 processes)"
+        )
     finally:
+        routing.__exit__(None, None, None)
         celery_app.conf.task_always_eager = True
         worker.terminate()
         worker.wait(20)

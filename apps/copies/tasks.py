@@ -39,8 +39,11 @@ def lead_event_dispatch(self, event_id: int) -> int:
     chunks = mirroring.chunks_for_event(event)
     if not chunks:
         return mirroring.lead_event_mirror(event_id)
+    # Chunks go to the queue this dispatch came from, so a worker pool dedicated to a
+    # queue keeps the whole fan-out (eager runs have no delivery info: default routing).
+    queue = (self.request.delivery_info or {}).get("routing_key")
     for lo, hi in chunks[1:]:
-        lead_event_mirror_chunk.delay(event_id, lo, hi)
+        lead_event_mirror_chunk.apply_async(args=(event_id, lo, hi), queue=queue)
     lo, hi = chunks[0]
     return mirroring.lead_event_mirror(event_id, lo=lo, hi=hi)
 

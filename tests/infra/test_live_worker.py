@@ -15,8 +15,8 @@ pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.redis]
 
 @pytest.mark.django_db(transaction=True)
 def test_heartbeat_runs_on_a_live_worker_and_writes_the_price(postgres, redis_url):
-    from apps.core.tasks import heartbeat
     from apps.market.models import Price
+    from apps.market.tasks import heartbeat
     from tests.factories.market import instrument
 
     # given the instrument (an earlier transactional test may have flushed the seeded one),

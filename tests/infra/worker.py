@@ -155,3 +155,23 @@ def _stop(proc: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+
+
+@contextlib.contextmanager
+def all_tasks_routed_to(queue: str) -> Iterator[None]:
+    """Route every task of ours to ``queue`` while inside (Celery caches its router, so the
+    table is flushed and the router rebuilt on the way in and out)."""
+    from config.celery import app
+
+    saved = app.conf.task_routes
+
+    def apply(routes) -> None:
+        app.conf.task_routes = routes
+        app.amqp.flush_routes()
+        app.amqp.router = app.amqp.Router()
+
+    apply({"apps.*": {"queue": queue}})
+    try:
+        yield
+    finally:
+        apply(saved)
