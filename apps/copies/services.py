@@ -29,7 +29,8 @@ from apps.copies.models import Copy, CopyEvent
 from apps.copies.selectors import copy_figures
 from apps.core.bulk import bulk_insert, bulk_set
 from apps.core.exceptions import ApplicationError, Conflict, InsufficientFunds, NotFound
-from apps.core.money import ZERO, to_decimal, usdt, usdt_down
+from apps.core.inputs import parse_decimal
+from apps.core.money import ZERO, usdt, usdt_down
 from apps.fees.services import profit_share_settle_many
 from apps.ledger.models import Account, JournalEntry
 from apps.ledger.services import (
@@ -61,17 +62,7 @@ def _conf(name):
 
 
 def _money(value, *, field: str, label: str) -> Decimal:
-    try:
-        amount = to_decimal(value)
-    except (TypeError, ValueError):
-        raise ApplicationError(
-            f"{label} must be a number in USDT, e.g. 1000.", fields={field: "Enter a number."}
-        ) from None
-    if amount != usdt(amount):
-        raise ApplicationError(
-            f"{label} can have at most 8 decimal places.", fields={field: "At most 8 decimals."}
-        )
-    return amount
+    return parse_decimal(value, field=field, label=label)
 
 
 def _stop_loss(value, *, investment: Decimal) -> Decimal | None:

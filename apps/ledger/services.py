@@ -40,7 +40,8 @@ from typing import TypeVar
 from django.db import IntegrityError, connection, transaction
 
 from apps.core.bulk import bulk_increment, bulk_insert, bulk_set
-from apps.core.exceptions import ApplicationError, Conflict, InsufficientFunds, NotFound
+from apps.core.exceptions import Conflict, InsufficientFunds, NotFound
+from apps.core.inputs import parse_decimal
 from apps.core.money import USDT_PLACES, ZERO, to_decimal, usdt
 from apps.ledger.models import Account, JournalEntry, Posting
 
@@ -407,21 +408,14 @@ def ledger_reverse(
 
 def _operator_amount(amount: object) -> Decimal:
     """A person typed this amount: refuse with a message they can act on."""
-    try:
-        value = to_decimal(amount)
-    except (TypeError, ValueError) as exc:
-        raise ApplicationError(
-            "Amount must be a number.", code="invalid_amount", fields={"amount": str(exc)}
-        ) from exc
-    if value <= 0:
-        message = "Amount must be greater than zero."
-    elif value.normalize().as_tuple().exponent < -USDT_PLACES:
-        message = f"Amount can have at most {USDT_PLACES} decimal places."
-    elif value >= _MAX_ABS:
-        message = "Amount is too large."
-    else:
-        return value
-    raise ApplicationError(message, code="invalid_amount", fields={"amount": message})
+    return parse_decimal(
+        amount,
+        field="amount",
+        label="Amount",
+        positive=True,
+        max_abs=_MAX_ABS,
+        code="invalid_amount",
+    )
 
 
 def _operator_memo(action: str, operator) -> str:

@@ -24,7 +24,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core.exceptions import ApplicationError, NotFound
-from apps.core.money import MAX_DIGITS, USDT_PLACES, is_on_lot, to_decimal, usdt, usdt_down
+from apps.core.inputs import parse_decimal
+from apps.core.money import is_on_lot, to_decimal, usdt, usdt_down
 
 from . import hooks
 from .math import notional as _notional
@@ -34,7 +35,6 @@ from .specs import INSTRUMENT_SPECS
 
 MAX_FUNDING_RATE = Decimal("0.03")
 # The largest value a PriceField can hold (28 digits, 8 of them decimals).
-MAX_PRICE = Decimal(10) ** (MAX_DIGITS - USDT_PLACES) - Decimal(1).scaleb(-USDT_PLACES)
 SIDES = ("buy", "sell")
 SOURCES = frozenset(PriceTick.Source.values)
 
@@ -42,34 +42,8 @@ SOURCES = frozenset(PriceTick.Source.values)
 # --- validation (shared with the admin form) --------------------------------------------------
 
 
-def _decimal_places(value: Decimal) -> int:
-    """Decimal places ignoring trailing zeros ("1.50" has 1), without any context rounding."""
-    _, digits, exponent = value.as_tuple()
-    for digit in reversed(digits):
-        if exponent >= 0 or digit != 0:
-            break
-        exponent += 1
-    return max(-exponent, 0)
-
-
 def _decimal_field(value: object, field: str, label: str) -> Decimal:
-    try:
-        result = to_decimal(value)
-    except (TypeError, ValueError):
-        raise ApplicationError(
-            f"{label} must be a decimal number, got {value!r}.",
-            fields={field: 'Enter a decimal number (a string like "50000.5").'},
-        ) from None
-    if abs(result) > MAX_PRICE:
-        raise ApplicationError(
-            f"{label} {value} is too large.", fields={field: f"Must be at most {MAX_PRICE}."}
-        )
-    if _decimal_places(result) > USDT_PLACES:
-        raise ApplicationError(
-            f"{label} has more than {USDT_PLACES} decimal places: {value}.",
-            fields={field: f"At most {USDT_PLACES} decimal places."},
-        )
-    return result
+    return parse_decimal(value, field=field, label=label)
 
 
 def price_validate(price: object, *, field: str = "price") -> Decimal:

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.core.exceptions import ApplicationError, Conflict, InsufficientFunds, NotFound
+from apps.core.inputs import parse_decimal
 from apps.core.money import to_decimal, to_lot, usdt, usdt_down
 from apps.ledger.models import Account, JournalEntry
 from apps.ledger.services import account_create, account_main, ledger_post
@@ -37,22 +38,7 @@ MAX_PROFIT_SHARE = Decimal("0.30")
 
 # --- input parsing shared by the API, forms and services -----------------------------------
 def parse_amount(value, *, field: str, label: str = "Amount") -> Decimal:
-    try:
-        amount = to_decimal(value)
-    except (TypeError, ValueError):
-        raise ApplicationError(
-            f"{label} must be a number, e.g. 100.50.", fields={field: "Enter a number."}
-        ) from None
-    if amount <= 0:
-        raise ApplicationError(
-            f"{label} must be greater than 0.", fields={field: "Must be greater than 0."}
-        )
-    if amount != usdt(amount):
-        raise ApplicationError(
-            f"{label} can have at most 8 decimal places.",
-            fields={field: "At most 8 decimal places."},
-        )
-    return amount
+    return parse_decimal(value, field=field, label=label, positive=True)
 
 
 def _instrument(value: Instrument | str, *, kind: str = Instrument.Kind.PERPETUAL) -> Instrument:
@@ -436,14 +422,10 @@ def lead_position_leverage(*, lead: LeadTrader, position: Position | int, levera
 def lead_position_margin(*, lead: LeadTrader, position: Position | int, amount) -> Position:
     """Add (amount > 0) or reduce (amount < 0) an isolated sub-position's margin. Reducing
     never goes below entry notional / leverage."""
-    try:
-        delta = to_decimal(amount)
-    except (TypeError, ValueError):
-        delta = Decimal(0)
-    if delta == 0 or delta != usdt(delta):
+    delta = parse_decimal(amount, field="amount_usdt", label="Amount")
+    if delta == 0:
         raise ApplicationError(
-            "Amount must be a non-zero number with at most 8 decimal places "
-            "(negative reduces margin).",
+            "Amount must not be 0: a positive amount adds margin, a negative one reduces it.",
             fields={"amount_usdt": "Non-zero number."},
         )
     with transaction.atomic(durable=True):

@@ -106,9 +106,9 @@ def test_prices_set_many_is_all_or_nothing():
         (D("0"), "Must be greater than 0."),
         (D("-5"), "Must be greater than 0."),
         (D("1.000000001"), "At most 8 decimal places."),
-        ("abc", 'Enter a decimal number (a string like "50000.5").'),
-        (1.5, 'Enter a decimal number (a string like "50000.5").'),  # floats are not money
-        (D("1e30"), "Must be at most 99999999999999999999.99999999."),
+        ("abc", "Enter a number."),
+        (1.5, "Enter a number."),  # floats are not money
+        (D("1e30"), "Must be below 100000000000000000000."),
     ],
 )
 def test_price_set_refuses_bad_prices_with_fields(price, field_message):

@@ -69,7 +69,7 @@ def test_replay_bad_rows_name_their_lines_and_apply_nothing(tmp_path):
     assert "line 3: timestamp 'yesterday' is not ISO 8601" in message
     assert "line 5: unknown instrument 'DOGE-USDT'" in message
     assert "line 6: Price must be greater than 0" in message
-    assert "line 7: Price has more than 8 decimal places" in message
+    assert "line 7: Price can have at most 8 decimal places" in message
     assert "line 8: expected 3 columns, found 2" in message
     assert "line 2" not in message
     assert not Price.objects.exists() and not PriceTick.objects.exists()
