@@ -50,7 +50,8 @@ def copy_figures_many(copies: list[Copy]) -> dict[int, CopyFigures]:
         pending = usdt_down(c.profit_share_ratio * max(ZERO, realized - c.high_water_mark))
         out[c.pk] = CopyFigures(
             equity=f.equity,
-            pnl=f.equity - c.total_investment if c.is_active else realized,
+            # stopped: everything came back, so PnL = what came back - what went in
+            pnl=f.equity - c.total_investment if c.is_active else realized - c.profit_share_paid,
             realized_pnl=realized,
             unrealized_pnl=f.upnl,
             margin_in_use=f.margin,

@@ -171,6 +171,8 @@ def test_strategy_ended_stops_copies_and_returns_funds(btc, mirror):
     # 1000 - 0.25 open fee + 10 profit - 0.255 close fee - 10% profit share of 9.495
     assert main.balance == D("1000") - D("0.25") + D("10") - D("0.255") - D("0.9495")
     assert Notification.objects.filter(user=copy.follower, kind="lead_ended").exists()
+    # the stopped copy's PnL is exactly what the follower gained: money back - money in
+    assert copy_figures(copy).pnl == main.balance - D("1000")
     assert CopyEvent.objects.filter(copy=copy, kind="lead_ended").count() == 1
 
 
