@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import os
-from decimal import Decimal
 
 import pytest
 

@@ -150,7 +150,9 @@ def bulk_insert(
     if arrays:
         names = ", ".join(name for name, _ in array_names)
         unnest = ", ".join(cast for _, cast in array_names)
-        sql = f"INSERT INTO {table} ({cols}) SELECT {select_sql} FROM unnest({unnest}) AS u({names})"
+        sql = (
+            f"INSERT INTO {table} ({cols}) SELECT {select_sql} FROM unnest({unnest}) AS u({names})"
+        )
         params += arrays
     else:
         sql = f"INSERT INTO {table} ({cols}) SELECT {select_sql} FROM generate_series(1, {n})"
