@@ -59,12 +59,19 @@ def wait_for(condition, timeout: float, what: str, runner: subprocess.Popen) -> 
     pytest.fail(f"timed out after {timeout}s while {what}")
 
 
+def body(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode()
+
+
+def lead_trader_id(db: Path, nickname: str) -> int:
+    with sqlite3.connect(db, timeout=10) as conn:
+        return conn.execute(
+            "SELECT id FROM traders_leadtrader WHERE nickname = ?", (nickname,)
+        ).fetchone()[0]
+
+
 def test_make_run_serves_pages_and_moves_prices():
-    from django.core.management import get_commands
-
-    if "seed_demo" not in get_commands():
-        pytest.skip("manage.py seed_demo does not exist yet; `make run` needs it")
-
     # given a fresh database and broker folder, migrated and seeded as `make run` does
     tmp = Path(tempfile.mkdtemp(prefix="make-run-"))
     port = free_port()
@@ -105,6 +112,14 @@ def test_make_run_serves_pages_and_moves_prices():
         # then the pages answer
         assert get(f"{base}/") == 200
         assert get(f"{base}/admin/login/") == 200
+
+        # and they show the seeded demo: prices, the lead traders and AlphaWhale's open position
+        home = body(f"{base}/")
+        assert "BTC-USDT-SWAP" in home
+        assert all(name in home for name in ("AlphaWhale", "SteadyEddie", "SolSurfer"))
+        alpha = lead_trader_id(tmp / "db.sqlite3", "AlphaWhale")
+        profile = body(f"{base}/traders/{alpha}/")
+        assert "AlphaWhale" in profile and "BTC-USDT-SWAP" in profile and "5x" in profile
 
         # and the worker with beat moves prices (the simulated feed ticks every second)
         before = prices(tmp / "db.sqlite3")
