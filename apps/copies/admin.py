@@ -7,12 +7,15 @@ transaction per copy so one refusal does not undo the others.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import admin, messages
 
 from apps.copies.models import Copy, CopyEvent
 from apps.copies.selectors import copy_figures_many
 from apps.copies.services import copy_stop
 from apps.core.exceptions import ApplicationError
+from apps.core.money import fmt_usdt
 from apps.positions.admin import ReadOnlyAdmin, ReadOnlyTabularInline
 
 
@@ -30,7 +33,9 @@ def _figure(name: str, description: str):
         if figures is None:
             figures = copy_figures_many([obj])[obj.pk]
             obj._figures = figures
-        return getattr(figures, name)
+        value = getattr(figures, name)
+        # figures are exact (uPnL carries many places): show USDT to 8 places, like the API
+        return f"{fmt_usdt(value, 8)} USDT" if isinstance(value, Decimal) else value
 
     read.short_description = description
     return read

@@ -80,7 +80,7 @@ class Copy(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"copy #{self.pk} {self.follower_id} -> {self.lead_id}"
+        return f"Copy #{self.pk}"
 
     @property
     def is_active(self) -> bool:

@@ -4,6 +4,7 @@ from apps.traders import api, views
 
 urlpatterns: list = [
     path("", views.home, name="home"),
+    path("traders/", views.trader_list, name="trader_list"),
     path("traders/<int:trader_id>/", views.trader_profile, name="trader_profile"),
 ]
 api_urlpatterns = [

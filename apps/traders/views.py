@@ -28,20 +28,31 @@ def _copy_wizard_url(trader_id: int) -> str | None:
     return f"{COPY_WIZARD_PATH}?trader={trader_id}"
 
 
-def home(request):
-    # Flat rows: the home template's contract (tests/accounts/test_pages.py renders it directly).
-    traders = [
+def _board_rows(status: str | None) -> list[dict]:
+    # Flat rows: the board's contract (tests/accounts/test_pages.py renders it directly).
+    return [
         {
             "id": row.lead.pk,
             "nickname": row.lead.nickname,
+            "status": row.lead.status,
             "profit_share_ratio": row.lead.profit_share_ratio,
             "copiers": row.copiers,
             "max_copiers": row.lead.max_copiers,
             "aum": row.aum,
         }
-        for row in trader_list_with_figures(status=LeadTrader.Status.ACTIVE)
+        for row in trader_list_with_figures(status=status)
     ]
+
+
+def home(request):
+    traders = _board_rows(LeadTrader.Status.ACTIVE)
     return render(request, "core/home.html", {"prices": price_board(), "traders": traders})
+
+
+def trader_list(request):
+    """Every lead trader, active first; ended ones stay listed with their history."""
+    rows = sorted(_board_rows(None), key=lambda r: (r["status"] != "active", r["id"]))
+    return render(request, "traders/list.html", {"traders": rows})
 
 
 def trader_profile(request, trader_id: int):

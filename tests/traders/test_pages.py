@@ -54,3 +54,19 @@ def test_trader_profile_colours_unrealized_pnl_by_sign(client, seeded):
     sol = LeadTrader.objects.get(nickname="SolSurfer")
     assert '<td class="num pos">85.00</td>' in client.get(f"/traders/{alpha.pk}/").content.decode()
     assert '<td class="num neg">-100.00</td>' in client.get(f"/traders/{sol.pk}/").content.decode()
+
+
+def test_trader_directory_lists_active_first_and_ended_with_a_badge(client, seeded):
+    # given one ended lead trader
+    from apps.traders.services import lead_trader_end
+
+    steady = LeadTrader.objects.get(nickname="SteadyEddie")
+    lead_trader_end(lead=steady)
+    # when anyone opens the directory
+    response = client.get("/traders/")
+    # then every trader is there, the ended one last and marked
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.index("AlphaWhale") < html.index("SolSurfer") < html.index("SteadyEddie")
+    assert "Ended</span>" in html
+    assert "3 traders" in html
