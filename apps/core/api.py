@@ -87,6 +87,15 @@ class MoneyField(serializers.DecimalField):
         kwargs.setdefault("coerce_to_string", True)
         super().__init__(**kwargs)
 
+    def to_representation(self, value):
+        text = super().to_representation(value)
+        # a tiny negative uPnL quantizes to "-0.00000000": zero has no sign
+        return (
+            text[1:]
+            if isinstance(text, str) and text.startswith("-") and not text.strip("-0.")
+            else text
+        )
+
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
