@@ -41,7 +41,7 @@ from apps.core.bulk import bulk_insert
 from apps.market.selectors import price_get
 from apps.market.services import venue_price
 from apps.positions.models import LeadEvent, Position
-from apps.positions.selectors import account_figures
+from apps.positions.selectors import account_figures_linked
 from apps.positions.services import positions_apply
 from apps.traders.models import LeadTrader
 
@@ -163,7 +163,9 @@ def _mirror_range(event: LeadEvent, *, lead_id: int, lo: int | None, hi: int | N
         price_now = venue_price(instrument=inst, side="buy" if buys else "sell")
     else:  # leverage and margin changes trade nothing: the mark price sizes margin levels
         price_now = price_get(inst)
-    figs = account_figures([c.account_id for c in copies])
+    figs = account_figures_linked(
+        [c.account_id for c in copies], lead_position_id=event.position_id
+    )
     by_copy = {c.pk: c for c in copies}
     states = [
         engine.copy_state(c.pk, figs[c.account_id], lead_position_id=event.position_id)

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db import connection
+
 from apps.core.money import ZERO
 from apps.ledger.models import Account
 from apps.market import math as pmath
@@ -110,6 +112,57 @@ def account_figures(account_ids: Iterable[int]) -> dict[int, AccountFigures]:
         fig.upnl += u
         if row.margin_mode == MarginMode.CROSS:
             fig.cross_upnl += u
+    return figures
+
+
+_TOTALS_SQL = """
+SELECT a.id, a.balance,
+       COALESCE(SUM(p.margin), 0),
+       COALESCE(SUM(u.upnl), 0),
+       COALESCE(SUM(u.upnl) FILTER (WHERE p.margin_mode = 'cross'), 0)
+FROM ledger_account a
+LEFT JOIN positions_position p ON p.account_id = a.id AND p.status = 'open'
+LEFT JOIN market_instrument i ON i.id = p.instrument_id
+LEFT JOIN market_price pr ON pr.instrument_id = p.instrument_id
+CROSS JOIN LATERAL (
+    SELECT CASE p.side WHEN 'long' THEN 1 ELSE -1 END * p.size * i.contract_value
+           * (COALESCE(pr.price, p.entry_price) - p.entry_price) AS upnl
+) u
+WHERE a.id = ANY(%s)
+GROUP BY a.id, a.balance
+"""
+
+
+def account_figures_linked(
+    account_ids: Iterable[int], *, lead_position_id: int | None
+) -> dict[int, AccountFigures]:
+    """Figures for mirroring: the totals of every open position, but as rows only the
+    positions linked to ``lead_position_id`` (the ones an event can change).
+
+    On PostgreSQL the totals are summed by the database (exact numeric): a follower holding
+    several positions costs one aggregated row, not one Python object per position. The
+    numbers are the same as ``account_figures`` (a test holds them to it)."""
+    ids = list(account_ids)
+    if connection.vendor != "postgresql":
+        figures = account_figures(ids)
+        for fig in figures.values():
+            fig.positions = [
+                p
+                for p in fig.positions
+                if lead_position_id is not None and p.lead_position_id == lead_position_id
+            ]
+        return figures
+    with connection.cursor() as cursor:
+        cursor.execute(_TOTALS_SQL, [ids])
+        figures = {
+            pk: AccountFigures(
+                account_id=pk, balance=balance, margin=margin, upnl=upnl, cross_upnl=cross
+            )
+            for pk, balance, margin, upnl, cross in cursor.fetchall()
+        }
+    if lead_position_id is not None:
+        for row in open_positions_for_accounts(ids, lead_position_id=lead_position_id):
+            figures[row.account_id].positions.append(row)
     return figures
 
 
