@@ -10,7 +10,6 @@ from django.conf import settings
 
 from apps import smart_sync as ss
 from apps.market.models import Instrument
-from apps.positions.models import Position
 from apps.positions.selectors import AccountFigures
 from apps.positions.services import CloseSpec, MarginSpec, OpenSpec
 
@@ -116,10 +115,3 @@ def margin_spec(intent: ss.Intent, current_margin: Decimal) -> MarginSpec:
     if intent.action == "add_margin":
         return MarginSpec(intent.position_id, current_margin + intent.margin)
     return MarginSpec(intent.position_id, current_margin - intent.margin)
-
-
-CLOSE_REASON_FOR_EVENT = {
-    "partial_close": Position.CloseReason.LEAD,
-    "close": Position.CloseReason.LEAD,
-    "liquidation": Position.CloseReason.LEAD,
-}

@@ -85,7 +85,3 @@ def copy_get_for_user(*, user, copy_id) -> Copy:
 
 def copy_events(*, copy: Copy) -> QuerySet[CopyEvent]:
     return copy.events.select_related("lead_event").order_by("-id")
-
-
-def active_copies_count(*, lead_id: int, market: str = Copy.Market.FUTURES) -> int:
-    return Copy.objects.filter(lead_id=lead_id, market=market, status=Copy.Status.ACTIVE).count()

@@ -23,7 +23,7 @@ from django.db import connection
 from apps.core.money import ZERO
 from apps.ledger.models import Account
 from apps.market import math as pmath
-from apps.market.models import Instrument, Price
+from apps.market.models import Price
 from apps.positions.models import MarginMode, Position
 
 
@@ -207,7 +207,3 @@ def realized_totals(account_ids: Iterable[int]) -> dict[int, dict[str, Decimal]]
         t["fees"] += f
         t["funding"] += fu
     return out
-
-
-def instrument_map(ids: Iterable[int]) -> dict[int, Instrument]:
-    return {i.pk: i for i in Instrument.objects.filter(pk__in=list(ids))}
