@@ -107,6 +107,21 @@ def chunks_for_event(event: LeadEvent, *, size: int | None = None) -> list[tuple
     return [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
 
 
+def lead_event_complete_if_alone(event: LeadEvent) -> bool:
+    """Mark an event with no eligible copy mirrored, without locking any copy, when no earlier
+    event of the lead is still unmirrored (an earlier open still in flight could yet create
+    the positions this event would change). Returns whether it did."""
+    earlier = LeadEvent.objects.filter(
+        account_id=event.account_id, mirrored_at__isnull=True, pk__lt=event.pk
+    ).exists()
+    if earlier or eligible_copies(event, lead_id_for_event(event)).exists():
+        return False
+    LeadEvent.objects.filter(pk=event.pk, mirrored_at__isnull=True).update(
+        mirrored_at=timezone.now()
+    )
+    return True
+
+
 def lead_event_mirror(event_id: int, *, lo: int | None = None, hi: int | None = None) -> int:
     """Mirror ``event_id`` (and any earlier unmirrored event of the same lead) to the copies
     with lo <= id <= hi. Returns how many (event, copy) pairs were mirrored. Idempotent."""

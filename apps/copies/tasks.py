@@ -38,6 +38,8 @@ def lead_event_dispatch(self, event_id: int) -> int:
     LeadEvent.objects.filter(pk=event_id).update(dispatch_count=event.dispatch_count + 1)
     chunks = mirroring.chunks_for_event(event)
     if not chunks:
+        if mirroring.lead_event_complete_if_alone(event):
+            return 0
         return mirroring.lead_event_mirror(event_id)
     # Chunks go to the queue this dispatch came from, so a worker pool dedicated to a
     # queue keeps the whole fan-out (eager runs have no delivery info: default routing).

@@ -317,3 +317,22 @@ def test_stop_loss_copy_not_copying_gets_no_new_opens(btc, mirror):
     Copy.objects.filter(pk=copy.pk).update(copying=False)
     mirror(open_lead, lead)
     assert not Position.objects.filter(account=copy.account).exists()
+
+
+def test_dispatching_a_close_first_catches_up_its_open(btc, django_capture_on_commit_callbacks):
+    from apps.copies.tasks import lead_event_dispatch
+
+    # given an open and its close, neither mirrored (both messages delayed)
+    lead = lead_make()
+    copy = copy_make(lead, investment="1000")
+    with django_capture_on_commit_callbacks():
+        lead_pos = open_lead(lead)
+    with django_capture_on_commit_callbacks():
+        lead_position_close(lead=lead, position=lead_pos, fraction="1")
+    close_event = LeadEvent.objects.get(kind="close")
+    # when only the close's dispatch arrives (it has no eligible copy yet: nothing is linked)
+    lead_event_dispatch(close_event.pk)
+    # then it is not marked done early: the open is mirrored first, then the close
+    pos = follower_position(copy)
+    assert pos.status == "closed" and pos.close_reason == "lead"
+    assert not LeadEvent.objects.filter(mirrored_at__isnull=True).exists()
