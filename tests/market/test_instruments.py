@@ -59,7 +59,7 @@ def _specs_in_db():
 
 
 def _seed_migration():
-    return importlib.import_module("apps.market.migrations.0003_seed_instruments")
+    return importlib.import_module("apps.market.migrations.0002_seed_instruments")
 
 
 @pytest.mark.django_db

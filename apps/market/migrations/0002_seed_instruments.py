@@ -39,7 +39,7 @@ def unseed(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("market", "0002_instrument_tick_size"),
+        ("market", "0001_initial"),
     ]
 
     operations = [migrations.RunPython(seed, unseed)]
