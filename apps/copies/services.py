@@ -44,7 +44,7 @@ from apps.market.models import Instrument
 from apps.market.services import venue_price
 from apps.positions.models import LeadEvent, Position
 from apps.positions.selectors import account_figures, account_figures_one, realized_totals
-from apps.positions.services import CloseSpec, close_amounts, positions_apply
+from apps.positions.services import CloseSpec, market_close_spec, positions_apply
 from apps.traders.models import LeadTrader
 
 
@@ -405,25 +405,9 @@ def _market_close_specs(
         if (inst.pk, side) not in prices:
             prices[(inst.pk, side)] = venue_price(instrument=inst, side=side)
         price = prices[(inst.pk, side)]
-        realized, fee, released = close_amounts(
-            side=p.side,
-            size=p.size,
-            margin=p.margin,
-            entry_price=p.entry_price,
-            quantity=p.size,
-            price=price,
-            contract_value=inst.contract_value,
-            taker_fee=inst.taker_fee,
-        )
         specs.append(
-            CloseSpec(
-                position_id=p.id,
-                quantity=p.size,
-                price=price,
-                realized_pnl=realized,
-                fee=fee,
-                margin_released=released,
-                reason=reason,
+            market_close_spec(
+                position=p, instrument=inst, quantity=p.size, price=price, reason=reason
             )
         )
     return specs

@@ -285,24 +285,34 @@ def positions_apply(
     return result
 
 
-def close_amounts(
+def market_close_spec(
     *,
-    side: str,
-    size: Decimal,
-    margin: Decimal,
-    entry_price: Decimal,
+    position,
+    instrument,
     quantity: Decimal,
     price: Decimal,
-    contract_value: Decimal,
-    taker_fee: Decimal,
-) -> tuple[Decimal, Decimal, Decimal]:
-    """(realized PnL, fee, margin released) of closing ``quantity`` of a position at ``price``.
-    Realized PnL rounds toward minus infinity and the fee down (SPEC §3); a full close
-    releases all the margin, a partial one its share rounded down."""
+    reason: str,
+    lead_event_id: int | None = None,
+) -> CloseSpec:
+    """The spec for closing ``quantity`` of ``position`` (any object with id, side, size,
+    margin, entry_price) at ``price``. Realized PnL rounds toward minus infinity and the fee
+    down (SPEC §3); a full close releases all the margin, a partial one its share rounded
+    down. Mirrored closes get the same numbers from the pure engine (apps.smart_sync)."""
     from apps.core.money import usdt_down, usdt_floor
     from apps.market import math as pmath
 
-    realized = usdt_floor(pmath.realized_pnl(side, quantity, contract_value, entry_price, price))
-    fee = usdt_down(pmath.notional(quantity, contract_value, price) * taker_fee)
-    released = margin if quantity == size else usdt_down(margin * quantity / size)
-    return realized, fee, released
+    cv = instrument.contract_value
+    return CloseSpec(
+        position_id=position.id,
+        quantity=quantity,
+        price=price,
+        realized_pnl=usdt_floor(
+            pmath.realized_pnl(position.side, quantity, cv, position.entry_price, price)
+        ),
+        fee=usdt_down(pmath.notional(quantity, cv, price) * instrument.taker_fee),
+        margin_released=position.margin
+        if quantity == position.size
+        else usdt_down(position.margin * quantity / position.size),
+        reason=reason,
+        lead_event_id=lead_event_id,
+    )

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from operator import attrgetter
 
-from .rounding import money_down, money_floor, to_lot
+from .rounding import dec_text, money_down, money_floor, to_lot
 from .sizing import ONE, OpenSizer
 from .types import (
     FUTURES_EVENT_KINDS,
@@ -190,13 +190,13 @@ def _close_intent(
     released = pos.margin if close_all else money_down(pos.margin * size / pos.size)
     exp.update(
         {
-            "size": str(size),
+            "size": dec_text(size),
             "close_all": close_all,
-            "entry_price": str(pos.entry_price),
-            "price": str(price),
-            "realized_pnl": str(realized),
-            "fee": str(fee),
-            "margin_released": str(released),
+            "entry_price": dec_text(pos.entry_price),
+            "price": dec_text(price),
+            "realized_pnl": dec_text(realized),
+            "fee": dec_text(fee),
+            "margin_released": dec_text(released),
             "reason": "",
         }
     )
@@ -224,14 +224,14 @@ def _plan_partial_close(
     if f is None or f <= 0:
         raise ValueError(f"a {event.kind} event needs a positive fraction")
     price, lot, min_size = event.price_now, instrument.lot_size, instrument.min_size
-    f_s = str(f)
+    f_s = dec_text(f)
 
     def plan(copy: CopyState, pos: FollowerPosition) -> Intent:
-        exp = {"event": event.kind, "fraction": f_s, "position_size": str(pos.size)}
+        exp = {"event": event.kind, "fraction": f_s, "position_size": dec_text(pos.size)}
         if f >= 1:
             return _close_intent(copy, pos, pos.size, True, price, instrument, exp)
         size = to_lot(pos.size * f, lot)
-        exp["rounded_size"] = str(size)
+        exp["rounded_size"] = dec_text(size)
         if size <= 0:
             return _skip(copy, pos, price, REASON_CLOSE_BELOW_LOT, exp)
         close_all = pos.size - size < min_size
@@ -249,7 +249,7 @@ def _plan_close(
     price = event.price_now
 
     def plan(copy: CopyState, pos: FollowerPosition) -> Intent:
-        exp = {"event": event.kind, "position_size": str(pos.size)}
+        exp = {"event": event.kind, "position_size": dec_text(pos.size)}
         return _close_intent(copy, pos, pos.size, True, price, instrument, exp)
 
     return _each_linked(event, copies, plan)
@@ -270,9 +270,9 @@ def _plan_leverage(
             "event": event.kind,
             "old_leverage": pos.leverage,
             "new_leverage": new_lev,
-            "old_margin": str(pos.margin),
-            "new_margin": str(new_margin),
-            "available": str(copy.available),
+            "old_margin": dec_text(pos.margin),
+            "new_margin": dec_text(new_margin),
+            "available": dec_text(copy.available),
         }
         if pos.leverage == new_lev:
             return _skip(copy, pos, price, REASON_LEVERAGE_UNCHANGED, exp)
@@ -345,24 +345,28 @@ def _plan_margin_add(
     skip_above = policy.margin_level_skip
 
     def plan(copy: CopyState, pos: FollowerPosition) -> Intent:
-        exp: dict = {"event": event.kind, "lead_delta": str(d), "old_margin": str(pos.margin)}
+        exp: dict = {
+            "event": event.kind,
+            "lead_delta": dec_text(d),
+            "old_margin": dec_text(pos.margin),
+        }
         if pos.margin_mode != "isolated":
             return _skip(copy, pos, price, REASON_CROSS, exp)
         move = pos.size * cv * (price - pos.entry_price)
         upnl = -move if pos.side == "short" else move
         maintenance = pos.size * cv * price * rate
         level = (pos.margin + upnl) / maintenance if maintenance > 0 else None
-        exp["margin_level"] = None if level is None else str(level)
+        exp["margin_level"] = dec_text(level)
         if level is None or level > skip_above:
             return _skip(copy, pos, price, REASON_SAFE, exp)
         delta = money_down(d * pos.margin / lead_before)
-        exp["delta"] = str(delta)
-        exp["available"] = str(copy.available)
+        exp["delta"] = dec_text(delta)
+        exp["available"] = dec_text(copy.available)
         if delta <= 0:
             return _skip(copy, pos, price, REASON_MARGIN_ZERO, exp)
         if delta > copy.available:
             return _margin_intent(copy, pos, "sync_failed", delta, price, exp)
-        exp["new_margin"] = str(pos.margin + delta)
+        exp["new_margin"] = dec_text(pos.margin + delta)
         return _margin_intent(copy, pos, "add_margin", delta, price, exp)
 
     return _each_linked(event, copies, plan)
@@ -375,7 +379,11 @@ def _plan_margin_reduce(
     price, cv = event.price_now, instrument.contract_value
 
     def plan(copy: CopyState, pos: FollowerPosition) -> Intent:
-        exp: dict = {"event": event.kind, "lead_delta": str(d), "old_margin": str(pos.margin)}
+        exp: dict = {
+            "event": event.kind,
+            "lead_delta": dec_text(d),
+            "old_margin": dec_text(pos.margin),
+        }
         if pos.margin_mode != "isolated":
             return _skip(copy, pos, price, REASON_CROSS, exp)
         wanted = money_down(d * pos.margin / lead_before)
@@ -385,15 +393,15 @@ def _plan_margin_reduce(
         delta = wanted if wanted <= room else room
         exp.update(
             {
-                "wanted": str(wanted),
-                "floor": str(floor),
+                "wanted": dec_text(wanted),
+                "floor": dec_text(floor),
                 "clamped": delta != wanted,
-                "delta": str(delta),
+                "delta": dec_text(delta),
             }
         )
         if delta <= 0:
             return _skip(copy, pos, price, REASON_AT_MINIMUM, exp)
-        exp["new_margin"] = str(pos.margin - delta)
+        exp["new_margin"] = dec_text(pos.margin - delta)
         return _margin_intent(copy, pos, "reduce_margin", delta, price, exp)
 
     return _each_linked(event, copies, plan)

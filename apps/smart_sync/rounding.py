@@ -38,3 +38,8 @@ def to_lot(quantity: Decimal, lot_size: Decimal) -> Decimal:
         return ZERO * lot_size
     steps = (quantity / lot_size).to_integral_value(rounding=ROUND_DOWN)
     return (steps * lot_size).quantize(lot_size)
+
+
+def dec_text(value: Decimal | None) -> str | None:
+    """A Decimal as plain fixed-point text for explanations people read: 0E-8 -> 0.00000000."""
+    return None if value is None else format(value, "f")

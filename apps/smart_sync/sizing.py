@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from .rounding import ZERO, money_down, to_lot
+from .rounding import ZERO, dec_text, money_down, to_lot
 from .types import (
     REASON_BELOW_MIN,
     REASON_INSUFFICIENT,
@@ -106,10 +106,10 @@ class OpenSizer:
                     self.slippage_miss = price > fill_price * (ONE + tol)
                 else:
                     self.slippage_miss = price < fill_price * (ONE - tol)
-        self._ratio_s = str(ratio)
-        self._price_s = str(price)
-        self._fill_s = None if fill_price is None else str(fill_price)
-        self._slip_s = None if slip is None else str(slip)
+        self._ratio_s = dec_text(ratio)
+        self._price_s = dec_text(price)
+        self._fill_s = dec_text(fill_price)
+        self._slip_s = dec_text(slip)
         self._event = event_kind
 
     def _margin_fee(self, size: Decimal) -> tuple[Decimal, Decimal]:
@@ -152,13 +152,13 @@ class OpenSizer:
         exp = {
             "event": self._event,
             "ratio": self._ratio_s,
-            "base": str(equity),
-            "available": str(available),
+            "base": dec_text(equity),
+            "available": dec_text(available),
             "price": self._price_s,
             "fill_price": self._fill_s,
             "slippage": self._slip_s,
             "leverage": self.leverage,
-            "target_margin": str(target),
+            "target_margin": dec_text(target),
             "raw_size": None,
             "rounded_size": None,
             "capped": False,
@@ -177,14 +177,14 @@ class OpenSizer:
 
         raw = target * self.per_target
         size = to_lot(raw, self.lot)
-        exp["raw_size"] = str(raw)
-        exp["rounded_size"] = str(size)
+        exp["raw_size"] = dec_text(raw)
+        exp["rounded_size"] = dec_text(size)
         margin, fee = self._margin_fee(size)
         if margin + fee > available:
             size = self.largest_fitting(available)
             margin, fee = self._margin_fee(size)
             exp["capped"] = True
-            exp["capped_size"] = str(size)
+            exp["capped_size"] = dec_text(size)
         if size < self.min_size:
             margin, fee = self.min_margin, self.min_fee
             if margin + fee > available:
@@ -193,10 +193,10 @@ class OpenSizer:
                 return self._miss(copy_id, REASON_BELOW_MIN, exp)
             size = self.min_size
             exp["bumped"] = True
-            exp["bumped_to"] = str(size)
-        exp["size"] = str(size)
-        exp["margin"] = str(margin)
-        exp["fee"] = str(fee)
+            exp["bumped_to"] = dec_text(size)
+        exp["size"] = dec_text(size)
+        exp["margin"] = dec_text(margin)
+        exp["fee"] = dec_text(fee)
         return Intent(
             copy_id=copy_id,
             action="open",

@@ -30,7 +30,7 @@ from apps.market.services import venue_price
 from apps.positions.models import LeadEvent, MarginMode, Position, Side
 from apps.positions.outbox import lead_event_recorded
 from apps.positions.selectors import account_figures_one
-from apps.positions.services import CloseSpec, MarginSpec, OpenSpec, close_amounts, positions_apply
+from apps.positions.services import MarginSpec, OpenSpec, market_close_spec, positions_apply
 from apps.traders.models import LeadTrader
 
 MAX_PROFIT_SHARE = Decimal("0.30")
@@ -333,16 +333,6 @@ def lead_position_close(*, lead: LeadTrader, position: Position | int, fraction)
                 fields={"fraction": "Too small."},
             )
         price = venue_price(instrument=inst, side=_exec_side(pos.side, opening=False))
-        realized, fee, released = close_amounts(
-            side=pos.side,
-            size=pos.size,
-            margin=pos.margin,
-            entry_price=pos.entry_price,
-            quantity=qty,
-            price=price,
-            contract_value=inst.contract_value,
-            taker_fee=inst.taker_fee,
-        )
         full = qty == pos.size
         event = LeadEvent.objects.create(
             account_id=locked.futures_account_id,
@@ -360,13 +350,11 @@ def lead_position_close(*, lead: LeadTrader, position: Position | int, fraction)
             key=f"lead-event:{event.pk}",
             memo=f"lead close {qty} {inst.name}",
             closes=[
-                CloseSpec(
-                    position_id=pos.pk,
+                market_close_spec(
+                    position=pos,
+                    instrument=inst,
                     quantity=qty,
                     price=price,
-                    realized_pnl=realized,
-                    fee=fee,
-                    margin_released=released,
                     reason=Position.CloseReason.LEAD,
                     lead_event_id=event.pk,
                 )

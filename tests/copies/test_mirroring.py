@@ -235,7 +235,8 @@ def test_bump_to_minimum_size(btc, mirror):
     mirror(open_lead, lead, margin="30", leverage=10)
     pos = follower_position(copy)
     assert (pos.size, pos.margin) == (D("0.01"), D("0.5"))
-    assert pos.explanation["bumped"] in (True, "true", "True") or pos.explanation.get("bump")
+    assert pos.explanation["bumped"] is True
+    assert pos.explanation["rounded_size"] == "0.00000000"
 
 
 def test_miss_below_minimum_size_when_bump_exceeds_cap(btc, mirror):
