@@ -1,8 +1,10 @@
 """Accounts API: register, obtain a token, read and acknowledge notifications.
 
 Views only parse input and call a service or selector. Register and token are anonymous and
-throttled (scope ``auth``); they ignore session cookies so a logged-in browser tab cannot turn
-them into a CSRF target. Notifications are always the caller's own.
+ignore session cookies, so a logged-in browser tab cannot turn them into a CSRF target. Both are
+throttled in the shared cache (apps/core/throttling.py): register per IP (scope ``register``),
+token per IP (``token``, every request) and per normalised e-mail (``token_account``, failed
+attempts only). Notifications are always the caller's own.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from apps.accounts import selectors, services
 from apps.accounts.models import Notification
+from apps.core import throttling
 from apps.core.api import ErrorSerializer
 
 ERRORS = {400: ErrorSerializer, 429: ErrorSerializer}
@@ -58,20 +60,25 @@ class MarkReadOutputSerializer(serializers.Serializer):
     updated = serializers.IntegerField()
 
 
+TOO_MANY_FAILURES = "Too many failed sign-in attempts for this e-mail address."
+
+
 class _AnonymousAuthView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
 
 
 class RegisterApi(_AnonymousAuthView):
+    throttle_classes = [throttling.RegisterThrottle]
+
     @extend_schema(
         operation_id="auth_register",
         tags=["accounts"],
         request=CredentialsSerializer,
         responses={201: RegisterOutputSerializer, **ERRORS},
         summary="Create an account with e-mail and password",
+        description="Limit: 20 requests an hour per IP; over it the answer is 429 with "
+        "`Retry-After` (seconds).",
     )
     def post(self, request):
         data = CredentialsSerializer(data=request.data)
@@ -84,18 +91,27 @@ class RegisterApi(_AnonymousAuthView):
 
 
 class TokenApi(_AnonymousAuthView):
+    throttle_classes = [throttling.TokenThrottle]
+
     @extend_schema(
         operation_id="auth_token",
         tags=["accounts"],
         request=CredentialsSerializer,
         responses={200: TokenOutputSerializer, **ERRORS},
         summary="Exchange e-mail and password for an API token",
-        description="Send it as `Authorization: Token <token>`.",
+        description="Send it as `Authorization: Token <token>`. Limits: 30 requests a minute "
+        "per IP, and 10 failed attempts per e-mail address in any 15 minutes; over a limit the "
+        "answer is 429 with `Retry-After` (seconds).",
     )
     def post(self, request):
         data = CredentialsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        token = services.auth_token_obtain(**data.validated_data, request=request)
+        with throttling.failed_attempts_limited(
+            scope="token_account",
+            ident=services.email_normalize(data.validated_data["email"]),
+            message=TOO_MANY_FAILURES,
+        ):
+            token = services.auth_token_obtain(**data.validated_data, request=request)
         return Response(TokenOutputSerializer({"token": token}).data)
 
 
@@ -108,7 +124,7 @@ class NotificationListApi(generics.ListAPIView):
         parameters=[
             OpenApiParameter("unread", OpenApiTypes.BOOL, description="Only unread notifications.")
         ],
-        responses={200: NotificationSerializer(many=True), **AUTH_ERRORS},
+        responses={200: NotificationSerializer(many=True), 404: ErrorSerializer, **AUTH_ERRORS},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

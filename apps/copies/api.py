@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from apps.copies import selectors, services
 from apps.copies.models import Copy, CopyEvent
 from apps.copies.selectors import CopyFigures
-from apps.core.api import ErrorSerializer, MoneyField, Pagination
+from apps.core.api import PAGE_PARAMETERS, ErrorSerializer, MoneyField, Pagination, paginated
 from apps.core.exceptions import ApplicationError
 from apps.positions.models import Position
 from apps.positions.selectors import position_list, position_upnl
@@ -24,7 +24,6 @@ from apps.positions.selectors import position_list, position_upnl
 AUTH_ERRORS = {401: ErrorSerializer, 403: ErrorSerializer}
 READ_ERRORS = {400: ErrorSerializer, 404: ErrorSerializer, **AUTH_ERRORS}
 WRITE_ERRORS = {400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer, **AUTH_ERRORS}
-PAGE_PARAM = OpenApiParameter("page", int, required=False)
 
 
 def _status_param(request, allowed) -> str | None:
@@ -214,9 +213,14 @@ class CopyListApi(APIView):
         summary="My Copies",
         parameters=[
             OpenApiParameter("status", str, enum=list(Copy.Status.values), required=False),
-            PAGE_PARAM,
+            *PAGE_PARAMETERS,
         ],
-        responses={200: CopySerializer(many=True), 400: ErrorSerializer, **AUTH_ERRORS},
+        responses={
+            200: paginated(CopySerializer),
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+            **AUTH_ERRORS,
+        },
     )
     def get(self, request):
         qs = selectors.copy_list_for_user(
@@ -335,9 +339,9 @@ class CopyPositionListApi(APIView):
         summary="A copy's positions",
         parameters=[
             OpenApiParameter("status", str, enum=list(Position.Status.values), required=False),
-            PAGE_PARAM,
+            *PAGE_PARAMETERS,
         ],
-        responses={200: CopyPositionSerializer(many=True), **READ_ERRORS},
+        responses={200: paginated(CopyPositionSerializer), **READ_ERRORS},
     )
     def get(self, request, copy_id: int):
         copy = selectors.copy_get_for_user(user=request.user, copy_id=copy_id)
@@ -374,8 +378,8 @@ class CopyEventListApi(APIView):
         operation_id="copy_event_list",
         tags=["copies"],
         summary="A copy's history: copied, missed (with the reason), stops, ...",
-        parameters=[PAGE_PARAM],
-        responses={200: CopyEventSerializer(many=True), **READ_ERRORS},
+        parameters=PAGE_PARAMETERS,
+        responses={200: paginated(CopyEventSerializer), **READ_ERRORS},
     )
     def get(self, request, copy_id: int):
         copy = selectors.copy_get_for_user(user=request.user, copy_id=copy_id)

@@ -1,6 +1,9 @@
 """API plumbing shared by every app: the error shape, pagination, money fields.
 
 Every error leaves as ``{"detail": str, "code": str, "fields": {name: message}}`` with a 4xx.
+Every list answers one page, ``{count, next, previous, results: [...]}``; views that paginate by
+hand describe it with ``paginated(ItemSerializer)`` and ``PAGE_PARAMETERS`` so the schema says
+what the answer really is (a page number past the end is a 404).
 """
 
 from __future__ import annotations
@@ -8,7 +11,9 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views.defaults import bad_request, page_not_found, server_error
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -21,6 +26,43 @@ from apps.core.money import MAX_DIGITS, USDT_PLACES
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter(
+        "page", int, required=False, description="A page number (from 1); past the last: 404."
+    ),
+    OpenApiParameter(
+        "page_size",
+        int,
+        required=False,
+        description=f"Items per page, at most {Pagination.max_page_size}.",
+    ),
+]
+
+_pages: dict[type, type[serializers.Serializer]] = {}
+
+
+def paginated(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The schema of one page of ``item``s, as ``Pagination`` answers it (for ``extend_schema``
+    of an APIView that paginates by hand; generic list views get the same from drf-spectacular).
+    One class per item serializer, so the component ``Paginated<Item>List`` is defined once."""
+    if item not in _pages:
+        name = item.__name__.removesuffix("Serializer")
+        _pages[item] = type(
+            f"Paginated{name}ListSerializer",
+            (serializers.Serializer,),
+            {
+                "count": serializers.IntegerField(help_text="Items on all pages."),
+                "next": serializers.URLField(allow_null=True, help_text="null on the last page."),
+                "previous": serializers.URLField(
+                    allow_null=True, help_text="null on the first page."
+                ),
+                "results": item(many=True),
+                "__module__": item.__module__,
+            },
+        )
+    return _pages[item]
 
 
 def _flatten(detail) -> str:
@@ -76,6 +118,30 @@ def exception_handler(exc, context):
         code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
         response.data = {"detail": _flatten(detail), "code": str(code), "fields": {}}
     return response
+
+
+# Django's own error views (config/urls.py handler400/404/500) answer under /api/ in the API's
+# error shape, as the schema documents: a URL that matches no route (``/copies/abc/``), a body
+# Django refuses before DRF sees it (too many form fields), a crash. Pages keep Django's pages.
+def _api_error(request, status: int, detail: str, code: str) -> JsonResponse | None:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": detail, "code": code, "fields": {}}, status=status)
+    return None
+
+
+def bad_request_view(request, exception):
+    response = _api_error(request, 400, "Bad request.", "bad_request")
+    return response if response is not None else bad_request(request, exception)
+
+
+def not_found_view(request, exception):
+    response = _api_error(request, 404, "Not found.", "not_found")
+    return response if response is not None else page_not_found(request, exception)
+
+
+def server_error_view(request):
+    response = _api_error(request, 500, "Server error. Please try again later.", "server_error")
+    return response if response is not None else server_error(request)
 
 
 class MoneyField(serializers.DecimalField):

@@ -65,7 +65,11 @@ class PriceSetInputSerializer(serializers.Serializer):
 @extend_schema(
     tags=["market"],
     parameters=[OpenApiParameter("kind", str, enum=list(Instrument.Kind.values), required=False)],
-    responses={200: InstrumentOutputSerializer(many=True), 400: ErrorSerializer},
+    responses={
+        200: InstrumentOutputSerializer(many=True),
+        400: ErrorSerializer,
+        404: ErrorSerializer,
+    },
 )
 class InstrumentListApi(ListAPIView):
     """Every instrument with its trading specs (public)."""
@@ -83,7 +87,10 @@ class InstrumentListApi(ListAPIView):
         return instrument_list(kind)
 
 
-@extend_schema(tags=["market"], responses={200: PriceOutputSerializer(many=True)})
+@extend_schema(
+    tags=["market"],
+    responses={200: PriceOutputSerializer(many=True), 404: ErrorSerializer},
+)
 class PriceListApi(ListAPIView):
     """The current price of every instrument that has one; it is both last and mark price."""
 
@@ -99,7 +106,7 @@ class OperatorPriceSetApi(APIView):
     permission_classes = [IsAdminUser]
 
     @extend_schema(
-        tags=["operators"],
+        tags=["operator"],
         summary="Set an instrument's price (and optionally its funding rate); runs risk checks",
         request=PriceSetInputSerializer,
         responses={

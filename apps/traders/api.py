@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.copies.models import Copy
-from apps.core.api import ErrorSerializer, MoneyField, Pagination
+from apps.core.api import PAGE_PARAMETERS, ErrorSerializer, MoneyField, Pagination, paginated
 from apps.core.exceptions import ApplicationError
 from apps.positions.models import Position
 from apps.positions.selectors import account_figures_one, position_list, position_upnl
@@ -256,9 +256,9 @@ class TraderListApi(APIView):
         parameters=[
             OpenApiParameter("ordering", str, required=False),
             OpenApiParameter("status", str, enum=list(LeadTrader.Status.values), required=False),
-            OpenApiParameter("page", int, required=False),
+            *PAGE_PARAMETERS,
         ],
-        responses={200: TraderSerializer(many=True), 400: ErrorSerializer},
+        responses={200: paginated(TraderSerializer), **READ_ERRORS},
     )
     def get(self, request):
         rows = selectors.trader_list_with_figures(
@@ -296,8 +296,8 @@ class TraderPositionListApi(APIView):
         operation_id="trader_position_list",
         tags=["traders"],
         summary="A lead trader's sub-positions (public)",
-        parameters=[STATUS_PARAM, OpenApiParameter("page", int, required=False)],
-        responses={200: LeadPositionSerializer(many=True), **READ_ERRORS},
+        parameters=[STATUS_PARAM, *PAGE_PARAMETERS],
+        responses={200: paginated(LeadPositionSerializer), **READ_ERRORS},
     )
     def get(self, request, trader_id: int):
         lead = selectors.trader_get(trader_id=trader_id)
@@ -376,8 +376,8 @@ class LeadPositionListApi(_LeadApi):
         operation_id="lead_position_list",
         tags=["lead"],
         summary="Your lead sub-positions",
-        parameters=[STATUS_PARAM, OpenApiParameter("page", int, required=False)],
-        responses={200: LeadPositionSerializer(many=True), 400: ErrorSerializer, **AUTH_ERRORS},
+        parameters=[STATUS_PARAM, *PAGE_PARAMETERS],
+        responses={200: paginated(LeadPositionSerializer), **READ_ERRORS, **AUTH_ERRORS},
     )
     def get(self, request):
         qs = position_list(

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "allauth",
     "allauth.account",
+    "csp",
     "apps.core",
     "apps.accounts",
     "apps.ledger",
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -119,6 +121,15 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="optional")
 ACCOUNT_LOGOUT_ON_GET = False
+# Failed web logins (counted in the shared cache, see CACHES): 10 a minute per IP, and 5 per
+# 5 minutes per (account, IP) pair, never per account alone, so a stranger guessing from their
+# address cannot lock the owner out (apps/accounts/adapter.py keys "login_failed" by the pair).
+ACCOUNT_ADAPTER = "apps.accounts.adapter.AccountAdapter"
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# Proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR, ignore the
+# header, which a client could forge to dodge per-IP limits). Used by DRF and allauth alike.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Smart Sync <no-reply@smartsync.local>")
 
@@ -135,11 +146,41 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# --- Cache: shared by every process -----------------------------------------------------------
+# Throttle and failed-login counts live here, so it must never be per-process memory (N server
+# processes would multiply every limit): Redis when CACHE_URL or CELERY_BROKER_URL is a redis://
+# URL, another CACHE_URL as given, else the database cache (table made by core's migration 0001).
+CACHE_TABLE = "smartsync_cache"
+_cache_url = env("CACHE_URL", default="")
+_redis_url = next(
+    (u for u in (_cache_url, env("CELERY_BROKER_URL", default="")) if u.startswith("redis")), ""
+)
+if _redis_url:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _redis_url,
+            "KEY_PREFIX": "smartsync",
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+elif _cache_url:
+    CACHES = {"default": env.cache_url("CACHE_URL")}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": CACHE_TABLE,
+        }
+    }
+
 # --- REST API -------------------------------------------------------------------------------
+# TokenAuthentication first: an anonymous call then answers 401 with `WWW-Authenticate: Token`
+# (DRF takes the header from the first class). Browser pages still authenticate by session.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "apps.core.api.Pagination",
@@ -147,7 +188,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
-    "DEFAULT_THROTTLE_RATES": {"auth": "30/minute"},
+    # apps/core/throttling.py: "N/P", P = [count]s|m|h|d. register and token count every
+    # request per IP; token_account counts failed token requests per e-mail address.
+    "DEFAULT_THROTTLE_RATES": {"register": "20/h", "token": "30/m", "token_account": "10/15m"},
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Smart Sync copy trading API",
@@ -158,6 +202,25 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+}
+
+# --- Content-Security-Policy (django-csp 4) ---------------------------------------------------
+# Scripts and styles only from our own files: no inline <script>, no style="" / <style>, no eval
+# (so no htmx hx-on or trigger filters; behaviour goes in static/js/app.js, see base.html).
+# data: images are Swagger UI's CSS icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
 }
 
 # --- Celery ---------------------------------------------------------------------------------

@@ -29,3 +29,17 @@
     showMessage("Could not reach the server. Check your connection and try again.", "error");
   });
 })();
+
+/* Content-Security-Policy: htmx's eval is off (base.html), so hx-on attributes and trigger
+   filters do nothing. Say so loudly instead of failing silently, and report any CSP violation
+   to the console (tests/browser/test_csp.py fails on either). */
+(function () {
+  "use strict";
+  document.addEventListener("htmx:evalDisallowedError", function (evt) {
+    console.error("CSP: htmx needed eval (hx-on or a trigger filter) on", evt.target,
+      "- move that behaviour to static/js/app.js");
+  });
+  document.addEventListener("securitypolicyviolation", function (evt) {
+    console.error("CSP violation:", evt.violatedDirective, evt.blockedURI || "(inline)");
+  });
+})();
