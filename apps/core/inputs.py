@@ -6,10 +6,15 @@ A refusal is an ApplicationError naming the field, so the API answers 400 with
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from apps.core.exceptions import ApplicationError
 from apps.core.money import MAX_DIGITS, USDT_PLACES, to_decimal
+
+# "1,000.50" as people write it (and as the pages show amounts): commas only as thousands
+# separators, so "1,5" (a decimal comma) is refused rather than read as 15.
+_GROUPED = re.compile(r"^\s*[-+]?\d{1,3}(,\d{3})+(\.\d*)?\s*$")
 
 # The largest magnitude a MoneyField column holds (28 digits, 8 of them decimals).
 MAX_ABS = Decimal(10) ** (MAX_DIGITS - USDT_PLACES)
@@ -30,7 +35,10 @@ def parse_decimal(
     max_abs: Decimal = MAX_ABS,
     code: str = "invalid",
 ) -> Decimal:
-    """``value`` as an exact Decimal with at most 8 decimal places, or a clear refusal."""
+    """``value`` as an exact Decimal with at most 8 decimal places, or a clear refusal.
+    Thousands separators are accepted ("1,000.50")."""
+    if isinstance(value, str) and _GROUPED.match(value):
+        value = value.replace(",", "")
     try:
         result = to_decimal(value)
     except (TypeError, ValueError):

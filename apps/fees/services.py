@@ -19,14 +19,14 @@ from django.db import connection
 from django.db.models import Count
 
 from apps.core.bulk import bulk_insert
-from apps.core.money import ZERO, usdt_down
+from apps.core.money import ZERO, exact, usdt_down
 from apps.fees.models import ProfitShareSettlement
 from apps.ledger.models import Account, JournalEntry
 from apps.ledger.services import EntrySpec, account_main, ledger_post_batch
 
 
 def profit_share_due(*, ratio: Decimal, realized: Decimal, high_water: Decimal) -> Decimal:
-    return usdt_down(ratio * max(ZERO, realized - high_water))
+    return usdt_down(exact(ratio) * exact(max(ZERO, realized - high_water)))
 
 
 def profit_share_settle_many(

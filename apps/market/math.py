@@ -2,7 +2,9 @@
 
 Invariants:
 - Nothing here rounds. Callers round at the point where money moves, through apps.core.money
-  (a fee or PnL is rounded once, where it is posted, not here).
+  (a fee or PnL is rounded once, where it is posted, not here). Products are computed in a
+  96-digit context, so they are exact (28 digits is not enough for size x value x price); the
+  one quotient that money depends on, ``initial_margin``, is returned exact as a ``Fraction``.
 - ``side`` is "long" (+1) or "short" (-1); anything else is a ValueError (a programming error).
 - Sizes are contracts (perpetual) or base units (spot, contract value 1), always >= 0; direction is
   carried only by ``side``.
@@ -11,7 +13,8 @@ Invariants:
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
+from fractions import Fraction
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -27,33 +30,38 @@ def side_sign(side: str) -> Decimal:
         raise ValueError(f"side must be 'long' or 'short', not {side!r}") from None
 
 
+_WIDE = Context(prec=96)
+
+
 def notional(size: Decimal, contract_value: Decimal, price: Decimal) -> Decimal:
-    """contracts x contract value x price (USDT)."""
-    return size * contract_value * price
+    """contracts x contract value x price (USDT), exact."""
+    with localcontext(_WIDE):
+        return size * contract_value * price
 
 
 def initial_margin(
     size: Decimal, contract_value: Decimal, price: Decimal, leverage: Decimal | int
-) -> Decimal:
-    """Notional at entry / leverage."""
-    leverage = Decimal(leverage)
-    if leverage <= 0:
+) -> Fraction:
+    """Notional at entry / leverage, as an exact Fraction (round it once with usdt_down)."""
+    if Decimal(leverage) <= 0:
         raise ValueError("leverage must be positive")
-    return notional(size, contract_value, price) / leverage
+    return Fraction(notional(size, contract_value, price)) / Fraction(Decimal(leverage))
 
 
 def upnl(
     side: str, size: Decimal, contract_value: Decimal, entry: Decimal, mark: Decimal
 ) -> Decimal:
-    """Unrealized PnL = side x contracts x contract value x (mark - entry)."""
-    return side_sign(side) * size * contract_value * (mark - entry)
+    """Unrealized PnL = side x contracts x contract value x (mark - entry), exact."""
+    with localcontext(_WIDE):
+        return side_sign(side) * size * contract_value * (mark - entry)
 
 
 def realized_pnl(
     side: str, size: Decimal, contract_value: Decimal, entry: Decimal, exit: Decimal
 ) -> Decimal:
-    """PnL of closing ``size`` contracts at ``exit``; the entry price never changes on a close."""
-    return side_sign(side) * size * contract_value * (exit - entry)
+    """PnL of closing ``size`` contracts at ``exit``, exact; the entry price never changes."""
+    with localcontext(_WIDE):
+        return side_sign(side) * size * contract_value * (exit - entry)
 
 
 def maintenance_requirement(
@@ -63,7 +71,8 @@ def maintenance_requirement(
 
     Cross margin level = account equity / sum of this over all the account's cross positions.
     """
-    return notional(size, contract_value, mark) * (mmr + taker_fee)
+    with localcontext(_WIDE):
+        return notional(size, contract_value, mark) * (mmr + taker_fee)
 
 
 def margin_level(

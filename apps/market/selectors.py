@@ -15,7 +15,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from apps.core.exceptions import ApplicationError, NotFound
-from apps.core.money import ratio, usdt
+from apps.core.money import exact, usdt_down
 
 from .models import Instrument, Price, PriceTick
 
@@ -107,7 +107,7 @@ def price_board(*, now=None) -> list[PriceBoardRow]:
         change = change_pct = None
         if price is not None and before:
             change = price - before
-            change_pct = usdt(ratio(change, before) * 100)
+            change_pct = usdt_down(exact(change) * 100 / exact(before))
         board.append(
             PriceBoardRow(
                 instrument=inst.name,

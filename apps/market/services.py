@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from apps.core.exceptions import ApplicationError, NotFound
 from apps.core.inputs import parse_decimal
-from apps.core.money import is_on_lot, to_decimal, usdt, usdt_down
+from apps.core.money import exact, is_on_lot, to_decimal, usdt, usdt_down
 
 from . import hooks
 from .math import notional as _notional
@@ -263,7 +263,7 @@ def venue_price(
 def taker_fee(*, instrument: Instrument | str, notional: Decimal) -> Decimal:
     """The taker fee on ``notional`` USDT, rounded DOWN to 8 places (a fee never rounds up)."""
     inst = _instrument_resolve(instrument)
-    return usdt_down(to_decimal(notional) * inst.taker_fee)
+    return usdt_down(exact(notional) * exact(inst.taker_fee))
 
 
 def venue_execute(

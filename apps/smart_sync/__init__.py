@@ -7,7 +7,7 @@ See docs/decisions/0004-smart-sync-engine.md.
 """
 
 from .planner import DEFAULT_POLICY, plan_event
-from .rounding import money_down, money_floor, to_lot
+from .rounding import exact, money_down, to_lot
 from .sizing import OpenSizer, size_open
 from .types import (
     INTENT_ACTIONS,
@@ -17,6 +17,7 @@ from .types import (
     REASON_CLOSE_BELOW_LOT,
     REASON_CROSS,
     REASON_ENDED,
+    REASON_FAILED,
     REASON_INSUFFICIENT,
     REASON_LEVERAGE_CASH,
     REASON_LEVERAGE_UNCHANGED,
@@ -41,6 +42,7 @@ __all__ = [
     "REASON_CLOSE_BELOW_LOT",
     "REASON_CROSS",
     "REASON_ENDED",
+    "REASON_FAILED",
     "REASON_INSUFFICIENT",
     "REASON_LEVERAGE_CASH",
     "REASON_LEVERAGE_UNCHANGED",
@@ -56,7 +58,7 @@ __all__ = [
     "OpenSizer",
     "Policy",
     "money_down",
-    "money_floor",
+    "exact",
     "plan_event",
     "size_open",
     "to_lot",

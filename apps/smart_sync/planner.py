@@ -7,21 +7,25 @@ Invariants:
 - Output order: copies by ``copy_id``; within a copy, linked positions by position id. Every copy
   gets at least one intent (``skip`` "not linked to this copy" when it holds no linked position).
 - No slippage guard on closes, ever: they execute at ``event.price_now``.
-- Money rounds DOWN to 8 places (fees, margins, margin deltas, released margin); realized PnL rounds
-  toward minus infinity. Quantities round DOWN to the lot grid. Nothing else rounds.
+- Money rounds toward zero at 8 places (fees, realized PnL, margins, margin deltas, released
+  margin); quantities round DOWN to the lot grid. Each is one exact quotient, rounded once: a
+  partial close takes to_lot(follower size x closed quantity / lead size before).
 - A close leaves either nothing or at least the minimum size.
 - A margin reduce never takes the margin below entry notional / leverage.
-- A malformed event (a field its kind needs is missing or out of range, a spot event on a perpetual)
-  raises ``ValueError``: that is a bug in the shell, not a decision to record.
+- A malformed event (a field its kind needs is missing or out of range, a spot event on a perpetual,
+  a lead equity before that is not positive) raises ``ValueError`` for the whole event: no copy
+  can be planned. A copy whose own figures cannot be planned (an arithmetic error on its inputs)
+  gets a ``failed`` intent with the error in its explanation; the other copies are unaffected.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from fractions import Fraction
 from operator import attrgetter
 
-from .rounding import dec_text, money_down, money_floor, to_lot
+from .rounding import dec_text, exact, money_down, to_lot
 from .sizing import ONE, OpenSizer
 from .types import (
     FUTURES_EVENT_KINDS,
@@ -30,6 +34,7 @@ from .types import (
     REASON_CLOSE_BELOW_LOT,
     REASON_CROSS,
     REASON_ENDED,
+    REASON_FAILED,
     REASON_LEVERAGE_CASH,
     REASON_LEVERAGE_UNCHANGED,
     REASON_MARGIN_ZERO,
@@ -68,15 +73,36 @@ def plan_event(
     return _HANDLERS[event.kind](event, ordered, instrument, policy)
 
 
+def _failed(
+    copy_id: int, event_kind: str, exc: Exception, position_id: int | None = None
+) -> Intent:
+    return Intent(
+        copy_id=copy_id,
+        action="failed",
+        position_id=position_id,
+        reason=REASON_FAILED,
+        explanation={"event": event_kind, "reason": REASON_FAILED, "error": repr(exc)[:200]},
+    )
+
+
+def _guard(copy_id: int, event_kind: str, plan: Callable[[], Intent], position_id=None) -> Intent:
+    """Plan one copy; an error on that copy's own inputs fails that copy alone."""
+    try:
+        return plan()
+    except (ArithmeticError, ValueError, TypeError) as exc:
+        return _failed(copy_id, event_kind, exc, position_id)
+
+
 # ---- opens -----------------------------------------------------------------------------------
 
 
-def _lead_ratio(part: Decimal | None, equity_before: Decimal | None, what: str) -> Decimal:
+def _lead_ratio(part: Decimal | None, equity_before: Decimal | None, what: str) -> Fraction:
+    """The lead's share of equity, exact: lead margin (or amount) / lead equity before."""
     if part is None or part <= 0:
         raise ValueError(f"the event needs a positive {what}")
     if equity_before is None or equity_before <= 0:
         raise ValueError("the event needs a positive lead_equity_before")
-    return part / equity_before
+    return exact(part) / exact(equity_before)
 
 
 def _plan_open(
@@ -96,8 +122,10 @@ def _plan_open(
         guard_slippage=event.guard_slippage,
         event_kind=event.kind,
     )
-    size = sizer.size
-    return [size(c.copy_id, c.equity, c.available) for c in copies]
+    size, kind = sizer.size, event.kind
+    return [
+        _guard(c.copy_id, kind, lambda c=c: size(c.copy_id, c.equity, c.available)) for c in copies
+    ]
 
 
 def _plan_spot_buy(
@@ -115,8 +143,10 @@ def _plan_spot_buy(
         guard_slippage=event.guard_slippage,
         event_kind=event.kind,
     )
-    size = sizer.size
-    return [size(c.copy_id, c.equity, c.available) for c in copies]
+    size, kind = sizer.size, event.kind
+    return [
+        _guard(c.copy_id, kind, lambda c=c: size(c.copy_id, c.equity, c.available)) for c in copies
+    ]
 
 
 # ---- events on a linked position ---------------------------------------------------------------
@@ -149,7 +179,14 @@ def _each_linked(event: LeadEvent, copies: list[CopyState], plan: PositionPlanne
         if len(linked) > 1:
             linked.sort(key=_by_position_id)
         for position in linked:
-            out.append(plan(copy, position))
+            out.append(
+                _guard(
+                    copy.copy_id,
+                    event.kind,
+                    lambda copy=copy, position=position: plan(copy, position),
+                    position.id,
+                )
+            )
     return out
 
 
@@ -182,12 +219,14 @@ def _close_intent(
     instrument: Instrument,
     exp: dict,
 ) -> Intent:
-    cv = _unit(instrument)
-    notional = size * cv * price
-    fee = money_down(notional * instrument.taker_fee)
-    move = size * cv * (price - pos.entry_price)
-    realized = money_floor(-move if pos.side == "short" else move)
-    released = pos.margin if close_all else money_down(pos.margin * size / pos.size)
+    cv = exact(_unit(instrument))
+    notional = exact(size) * cv * exact(price)
+    fee = money_down(notional * exact(instrument.taker_fee))
+    move = exact(size) * cv * (exact(price) - exact(pos.entry_price))
+    realized = money_down(-move if pos.side == "short" else move)
+    released = (
+        pos.margin if close_all else money_down(exact(pos.margin) * exact(size) / exact(pos.size))
+    )
     exp.update(
         {
             "size": dec_text(size),
@@ -217,12 +256,22 @@ def _close_intent(
     )
 
 
+def _close_share(event: LeadEvent) -> Fraction:
+    """The exact share of a sub-position the lead closed: closed quantity / size before.
+    Events recorded before the quantities were stored carry only their (rounded) fraction."""
+    if event.size is not None and event.lead_size_before is not None:
+        if event.size <= 0 or event.lead_size_before <= 0:
+            raise ValueError(f"a {event.kind} event needs positive size and lead_size_before")
+        return exact(event.size) / exact(event.lead_size_before)
+    if event.fraction is None or event.fraction <= 0:
+        raise ValueError(f"a {event.kind} event needs a positive fraction")
+    return exact(event.fraction)
+
+
 def _plan_partial_close(
     event: LeadEvent, copies: list[CopyState], instrument: Instrument, policy: Policy
 ) -> list[Intent]:
-    f = event.fraction
-    if f is None or f <= 0:
-        raise ValueError(f"a {event.kind} event needs a positive fraction")
+    f = _close_share(event)
     price, lot, min_size = event.price_now, instrument.lot_size, instrument.min_size
     f_s = dec_text(f)
 
@@ -230,7 +279,8 @@ def _plan_partial_close(
         exp = {"event": event.kind, "fraction": f_s, "position_size": dec_text(pos.size)}
         if f >= 1:
             return _close_intent(copy, pos, pos.size, True, price, instrument, exp)
-        size = to_lot(pos.size * f, lot)
+        # one exact quotient: follower size x closed quantity / lead size before
+        size = to_lot(exact(pos.size) * f, lot)
         exp["rounded_size"] = dec_text(size)
         if size <= 0:
             return _skip(copy, pos, price, REASON_CLOSE_BELOW_LOT, exp)
@@ -261,11 +311,10 @@ def _plan_leverage(
     if event.leverage is None or event.leverage < 1:
         raise ValueError("a leverage event needs the new leverage >= 1")
     new_lev = event.leverage
-    new_lev_d = Decimal(new_lev)
-    price, cv = event.price_now, instrument.contract_value
+    price, cv = event.price_now, exact(instrument.contract_value)
 
     def plan(copy: CopyState, pos: FollowerPosition) -> Intent:
-        new_margin = money_down(pos.size * cv * pos.entry_price / new_lev_d)
+        new_margin = money_down(exact(pos.size) * cv * exact(pos.entry_price) / new_lev)
         exp = {
             "event": event.kind,
             "old_leverage": pos.leverage,
@@ -340,9 +389,9 @@ def _plan_margin_add(
     d, lead_before = _margin_inputs(event)
     if instrument.mmr is None:
         raise ValueError("margin level needs the instrument's MMR")
-    price, cv = event.price_now, instrument.contract_value
-    rate = instrument.mmr + instrument.taker_fee
-    skip_above = policy.margin_level_skip
+    price, cv = event.price_now, exact(instrument.contract_value)
+    rate = exact(instrument.mmr) + exact(instrument.taker_fee)
+    skip_above = exact(policy.margin_level_skip)
 
     def plan(copy: CopyState, pos: FollowerPosition) -> Intent:
         exp: dict = {
@@ -352,14 +401,14 @@ def _plan_margin_add(
         }
         if pos.margin_mode != "isolated":
             return _skip(copy, pos, price, REASON_CROSS, exp)
-        move = pos.size * cv * (price - pos.entry_price)
+        move = exact(pos.size) * cv * (exact(price) - exact(pos.entry_price))
         upnl = -move if pos.side == "short" else move
-        maintenance = pos.size * cv * price * rate
-        level = (pos.margin + upnl) / maintenance if maintenance > 0 else None
-        exp["margin_level"] = dec_text(level)
+        maintenance = exact(pos.size) * cv * exact(price) * rate
+        level = (exact(pos.margin) + upnl) / maintenance if maintenance > 0 else None
+        exp["margin_level"] = dec_text(level, 6)
         if level is None or level > skip_above:
             return _skip(copy, pos, price, REASON_SAFE, exp)
-        delta = money_down(d * pos.margin / lead_before)
+        delta = money_down(exact(d) * exact(pos.margin) / exact(lead_before))
         exp["delta"] = dec_text(delta)
         exp["available"] = dec_text(copy.available)
         if delta <= 0:
@@ -376,7 +425,7 @@ def _plan_margin_reduce(
     event: LeadEvent, copies: list[CopyState], instrument: Instrument, policy: Policy
 ) -> list[Intent]:
     d, lead_before = _margin_inputs(event)
-    price, cv = event.price_now, instrument.contract_value
+    price, cv = event.price_now, exact(instrument.contract_value)
 
     def plan(copy: CopyState, pos: FollowerPosition) -> Intent:
         exp: dict = {
@@ -386,10 +435,10 @@ def _plan_margin_reduce(
         }
         if pos.margin_mode != "isolated":
             return _skip(copy, pos, price, REASON_CROSS, exp)
-        wanted = money_down(d * pos.margin / lead_before)
-        floor = pos.size * cv * pos.entry_price / Decimal(pos.leverage)
+        wanted = money_down(exact(d) * exact(pos.margin) / exact(lead_before))
+        floor = exact(pos.size) * cv * exact(pos.entry_price) / pos.leverage
         # margin - money_down(margin - floor) >= floor: the new margin never goes below the floor
-        room = money_down(pos.margin - floor)
+        room = money_down(exact(pos.margin) - floor)
         delta = wanted if wanted <= room else room
         exp.update(
             {

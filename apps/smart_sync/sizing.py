@@ -5,6 +5,10 @@ Invariants (tested in tests/smart_sync):
 - An ``open`` intent's ``margin + fee <= available`` of the copy, with the rounded figures that the
   shell will actually move (margin and fee are both rounded DOWN to 8 places).
 - Decisions run in the order of §5.2: slippage guard, available cap, minimum-size bump.
+- Sizes are exact: an open that neither the cap nor the bump touched has exactly
+  ``floor_to_lot(lead margin x copy equity x leverage / (lead equity before x price x contract
+  value))`` contracts, computed as one exact quotient (tests/smart_sync/test_exact.py checks it
+  against an independent ``Fraction`` computation).
 - Spot is sized as a 1x position with a contract value of 1 base unit: the "margin" of a spot buy
   is the USDT spent (cost) and the fee is paid on top of it.
 
@@ -15,8 +19,9 @@ precomputed there); ``OpenSizer.size`` is the lean per-copy step the planner cal
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 
-from .rounding import ZERO, dec_text, money_down, to_lot
+from .rounding import dec_text, exact
 from .types import (
     REASON_BELOW_MIN,
     REASON_INSUFFICIENT,
@@ -27,11 +32,17 @@ from .types import (
 )
 
 ONE = Decimal(1)
-_TWO_ROUNDINGS = Decimal("0.00000002")  # margin and fee each round down by < 1e-8
+_UNITS = 10**8  # money is counted in integer units of 0.00000001 USDT here
 
 
 class OpenSizer:
-    """Per-event constants for sizing opens; call :meth:`size` per copy."""
+    """Per-event constants for sizing opens; call :meth:`size` per copy.
+
+    Every figure is exact: the lead's ratio is a ``Fraction`` (lead margin / lead equity before),
+    a copy's size is ``floor(copy equity x K)`` lots with the integer ratio K = ratio x leverage /
+    (price x contract value x lot), and margin and fee are counted in integer units of 1e-8 USDT,
+    each floored once. No Decimal division happens anywhere on the way to a size.
+    """
 
     __slots__ = (
         "ratio",
@@ -41,15 +52,14 @@ class OpenSizer:
         "margin_mode",
         "lot",
         "min_size",
+        "min_steps",
         "bump_cap",
-        "unit_value",
-        "lev_d",
-        "taker",
-        "per_target",
-        "unit_cost",
         "slippage_miss",
-        "min_margin",
-        "min_fee",
+        "_k",
+        "_margin_per_step",
+        "_fee_per_step",
+        "_cost_per_step",
+        "_raw_per_equity",
         "_ratio_s",
         "_price_s",
         "_fill_s",
@@ -60,7 +70,7 @@ class OpenSizer:
     def __init__(
         self,
         *,
-        ratio: Decimal,
+        ratio: Fraction | Decimal,
         price: Decimal,
         side: str,
         leverage: int,
@@ -80,75 +90,82 @@ class OpenSizer:
             raise ValueError(f"an open needs side long or short, not {side!r}")
         if leverage is None or leverage < 1:
             raise ValueError(f"an open needs a leverage >= 1, not {leverage!r}")
-        self.ratio = ratio
+        self.ratio = exact(ratio)
         self.price = price
         self.side = side
         self.leverage = leverage
         self.margin_mode = margin_mode
         self.lot = instrument.lot_size
         self.min_size = instrument.min_size
-        self.bump_cap = policy.bump_cap
-        self.unit_value = price if spot else instrument.contract_value * price
-        self.lev_d = Decimal(leverage)
-        self.taker = instrument.taker_fee
-        # contracts per USDT of target margin, and the exact cost (margin + fee) of one contract
-        self.per_target = self.lev_d / self.unit_value
-        self.unit_cost = self.unit_value / self.lev_d + self.unit_value * self.taker
-        self.min_margin, self.min_fee = self._margin_fee(self.min_size)
+        self.bump_cap = exact(policy.bump_cap)
+        unit_value = exact(price) if spot else exact(instrument.contract_value) * exact(price)
+        lot = exact(self.lot)
+        min_steps = exact(self.min_size) / lot
+        self.min_steps = (
+            min_steps.numerator // min_steps.denominator
+            + (1 if min_steps.denominator != 1 else 0)  # a minimum off the lot grid: round up
+        )
+        # lots per USDT of copy equity; USDT units (1e-8) of margin and fee per lot
+        self._raw_per_equity = self.ratio * leverage / unit_value
+        self._k = self._raw_per_equity / lot
+        self._margin_per_step = lot * unit_value / leverage * _UNITS
+        self._fee_per_step = lot * unit_value * exact(instrument.taker_fee) * _UNITS
+        self._cost_per_step = self._margin_per_step + self._fee_per_step
 
         self.slippage_miss = False
-        slip: Decimal | None = None
+        slip: Fraction | None = None
         if fill_price is not None and fill_price > 0:
-            slip = (price - fill_price) / fill_price
+            slip = (exact(price) - exact(fill_price)) / exact(fill_price)
             if guard_slippage:
-                tol = policy.slippage_tolerance
+                tol = exact(policy.slippage_tolerance)
                 if side == "long":
-                    self.slippage_miss = price > fill_price * (ONE + tol)
+                    self.slippage_miss = slip > tol
                 else:
-                    self.slippage_miss = price < fill_price * (ONE - tol)
-        self._ratio_s = dec_text(ratio)
+                    self.slippage_miss = slip < -tol
+        self._ratio_s = dec_text(self.ratio)
         self._price_s = dec_text(price)
         self._fill_s = dec_text(fill_price)
         self._slip_s = dec_text(slip)
         self._event = event_kind
 
-    def _margin_fee(self, size: Decimal) -> tuple[Decimal, Decimal]:
-        notional = size * self.unit_value
-        return money_down(notional / self.lev_d), money_down(notional * self.taker)
+    # --- exact money of a size given in lots ------------------------------------------------
+    def _margin_units(self, steps: int) -> int:
+        m = self._margin_per_step
+        return steps * m.numerator // m.denominator
 
-    def _fits(self, size: Decimal, available: Decimal) -> bool:
-        margin, fee = self._margin_fee(size)
-        return margin + fee <= available
+    def _fee_units(self, steps: int) -> int:
+        f = self._fee_per_step
+        return steps * f.numerator // f.denominator
 
-    def largest_fitting(self, available: Decimal) -> Decimal:
-        """The largest lot multiple whose rounded margin + fee fits in ``available``.
+    def _fits(self, steps: int, available_units: int) -> bool:
+        return self._margin_units(steps) + self._fee_units(steps) <= available_units
 
-        Rounding margin and fee down can let a few more lots fit than the exact cost allows (many
-        more for a very cheap lot), so search between the exact bound and the bound widened by the
-        two roundings; fitting is monotone in the size.
-        """
-        lot = self.lot
-        if available <= 0:
-            return ZERO * lot
-        low = to_lot(available / self.unit_cost, lot)
-        while low > 0 and not self._fits(low, available):
-            low -= lot
-        # rounded margin + fee > exact - 2e-8, so from here on nothing can fit
-        high = to_lot((available + _TWO_ROUNDINGS) / self.unit_cost, lot) + lot
-        while self._fits(high, available):  # only if a division rounded at 28 digits
-            high += lot
-        lo_steps, hi_steps = int(low / lot), int(high / lot)
-        while hi_steps - lo_steps > 1:
-            mid = (lo_steps + hi_steps) // 2
-            if self._fits(mid * lot, available):
-                lo_steps = mid
+    def largest_fitting(self, available_units: int) -> int:
+        """The most lots whose floored margin + fee fit in ``available_units`` (1e-8 USDT).
+
+        ``floor(s*m) + floor(s*f) <= s*(m+f)``, so every s <= available / (m+f) fits; and
+        ``floor(s*m) + floor(s*f) > s*(m+f) - 2``, so no s > (available + 2) / (m+f) fits.
+        Fitting is monotone in s: a binary search between the two bounds is exact."""
+        if available_units <= 0:
+            return 0
+        c = self._cost_per_step
+        lo = available_units * c.denominator // c.numerator
+        hi = (available_units + 2) * c.denominator // c.numerator + 1
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self._fits(mid, available_units):
+                lo = mid
             else:
-                hi_steps = mid
-        return (lo_steps * lot).quantize(lot)
+                hi = mid
+        return lo
+
+    def _size_of(self, steps: int) -> Decimal:
+        return (Decimal(steps) * self.lot).quantize(self.lot)
 
     def size(self, copy_id: int, equity: Decimal, available: Decimal) -> Intent:
         """Size one copy's open: an ``open`` intent or a ``miss`` with its reason."""
-        target = self.ratio * equity
+        eq = exact(equity)
+        target = self.ratio * eq
         exp = {
             "event": self._event,
             "ratio": self._ratio_s,
@@ -175,25 +192,28 @@ class OpenSizer:
         if target <= 0 or equity <= 0:
             return self._miss(copy_id, REASON_BELOW_MIN, exp)
 
-        raw = target * self.per_target
-        size = to_lot(raw, self.lot)
-        exp["raw_size"] = dec_text(raw)
-        exp["rounded_size"] = dec_text(size)
-        margin, fee = self._margin_fee(size)
-        if margin + fee > available:
-            size = self.largest_fitting(available)
-            margin, fee = self._margin_fee(size)
+        k = self._k
+        steps = eq.numerator * k.numerator // (eq.denominator * k.denominator)
+        exp["raw_size"] = dec_text(self._raw_per_equity * eq)
+        exp["rounded_size"] = dec_text(self._size_of(steps))
+        av = exact(available)
+        available_units = av.numerator * _UNITS // av.denominator if av > 0 else 0
+        if not self._fits(steps, available_units):
+            steps = self.largest_fitting(available_units)
             exp["capped"] = True
-            exp["capped_size"] = dec_text(size)
-        if size < self.min_size:
-            margin, fee = self.min_margin, self.min_fee
-            if margin + fee > available:
+            exp["capped_size"] = dec_text(self._size_of(steps))
+        if steps < self.min_steps:
+            steps = self.min_steps
+            margin_units = self._margin_units(steps)
+            if margin_units + self._fee_units(steps) > available_units:
                 return self._miss(copy_id, REASON_INSUFFICIENT, exp)
-            if margin > self.bump_cap * target:
+            if Fraction(margin_units, _UNITS) > self.bump_cap * target:
                 return self._miss(copy_id, REASON_BELOW_MIN, exp)
-            size = self.min_size
             exp["bumped"] = True
-            exp["bumped_to"] = dec_text(size)
+            exp["bumped_to"] = dec_text(self._size_of(steps))
+        size = self._size_of(steps)
+        margin = Decimal(self._margin_units(steps)).scaleb(-8)
+        fee = Decimal(self._fee_units(steps)).scaleb(-8)
         exp["size"] = dec_text(size)
         exp["margin"] = dec_text(margin)
         exp["fee"] = dec_text(fee)
@@ -227,7 +247,7 @@ class OpenSizer:
 def size_open(
     *,
     copy_id: int,
-    ratio: Decimal,
+    ratio: Fraction | Decimal,
     equity: Decimal,
     available: Decimal,
     price: Decimal,

@@ -42,6 +42,7 @@ INTENT_ACTIONS = frozenset(
         "miss",
         "sync_failed",
         "stop",
+        "failed",
     }
 )
 
@@ -59,6 +60,7 @@ REASON_ADD_CASH = "insufficient available balance to add margin; increase your i
 REASON_MARGIN_ZERO = "margin change below 0.00000001"
 REASON_AT_MINIMUM = "margin already at minimum"
 REASON_ENDED = "lead trader ended the strategy"
+REASON_FAILED = "could not be mirrored"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +87,8 @@ class LeadEvent:
     """Everything needed to mirror one lead event, captured when the lead traded.
 
     ``margin``: open -> lead margin used; margin_add/margin_reduce -> the delta d > 0.
-    ``amount``: spot_buy -> USDT spent by the lead. ``fraction``: partial_close / spot_sell.
+    ``amount``: spot_buy -> USDT spent by the lead. ``fraction``: partial_close / spot_sell, for
+    display; the exact share a close applies is ``size / lead_size_before`` when both are known.
     ``price_now``: the instrument's price at mirror time (follower execution price).
     """
 
@@ -103,6 +106,8 @@ class LeadEvent:
     price_now: Decimal
     guard_slippage: bool = True
     amount: Decimal | None = None
+    size: Decimal | None = None  # closes: the quantity the lead closed
+    lead_size_before: Decimal | None = None  # closes: the sub-position's size before the close
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,13 +127,24 @@ CASES = [
         {"action": "close", "size": D("0.5"), "realized_pnl": D("-100"), "fee": D("0.075")},
     ),
     (
-        "realized-loss-floors-a-short",
+        # exact loss 1 x 0.01 x 0.000000001 = 1e-11: rounds toward zero, the user pays nothing
+        "realized-loss-rounds-toward-zero-for-a-short",
         BTC,
         "partial_close",
         {"fraction": D("0.5"), "price_now": D("50000.000000001")},
         {"side": "short", "size": D("2")},
         "1000",
-        {"action": "close", "size": D("1"), "realized_pnl": D("-0.00000001")},
+        {"action": "close", "size": D("1"), "realized_pnl": D("0")},
+    ),
+    (
+        # exact loss 2 x 0.01 x 0.123456789 = 0.00246913578: the user pays 0.00246913
+        "realized-loss-of-a-long-rounds-toward-zero",
+        BTC,
+        "close",
+        {"price_now": D("49999.876543211")},
+        {"size": D("2")},
+        "1000",
+        {"action": "close", "size": D("2"), "realized_pnl": D("-0.00246913")},
     ),
     (
         "realized-gain-never-rounds-up",

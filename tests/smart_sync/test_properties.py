@@ -176,11 +176,13 @@ def test_partial_close_leaves_nothing_or_at_least_min_size(case):
     assert remainder == 0 or remainder >= instrument.min_size
     assert intent.close_all is (remainder == 0)
     assert 0 <= intent.margin_released <= pos.margin
-    # a realized PnL is never credited above the exact value, and is within one satoshi of it
+    # a realized PnL rounds toward zero (SPEC §3): a profit is never credited above the exact
+    # value, a loss never charged above it, and both are within one satoshi of it
     unit = D(1) if instrument.kind == "spot" else instrument.contract_value
     exact = intent.size * unit * (event.price_now - pos.entry_price)
     exact = -exact if pos.side == "short" else exact
-    assert exact - ONE_SATOSHI < intent.realized_pnl <= exact
+    assert abs(intent.realized_pnl) <= abs(exact) < abs(intent.realized_pnl) + ONE_SATOSHI
+    assert intent.realized_pnl == 0 or (intent.realized_pnl > 0) == (exact > 0)
 
 
 @settings(max_examples=300, deadline=None)
