@@ -128,7 +128,7 @@ def copy_floor(event, copy_rows: list[tuple[int, int]]) -> float:
 
     fees = account_system(Account.Kind.PLATFORM_FEES).pk
     spare_event = LeadEvent.objects.create(
-        account_id=event.account_id, kind="open", mirrored_at=event.created_at
+        account_id=event.account_id, kind="open", mirrored_at=event.created_at, status="mirrored"
     ).pk
     explanation = json.dumps(
         Position.objects.filter(opened_by_event=event, lead_position__isnull=False)

@@ -1,8 +1,10 @@
-"""Copies admin: operators look at copies and their history and may stop copies.
+"""Copies admin: operators look at copies, their history and the lead events (the outbox), may
+stop copies and re-dispatch what failed to mirror.
 
 Nothing here edits a copy or its money: the figures are ``copy_figures`` (the same numbers the
-follower sees) and "Stop selected copies" calls ``copy_stop`` (reason: operator), one durable
-transaction per copy so one refusal does not undo the others.
+follower sees), "Stop selected copies" calls ``copy_stop`` (reason: operator), one durable
+transaction per copy so one refusal does not undo the others, and "Re-dispatch" calls
+``lead_events_redispatch``.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from decimal import Decimal
 
 from django.contrib import admin, messages
 
+from apps.copies.mirroring import lead_events_redispatch
 from apps.copies.models import Copy, CopyEvent
 from apps.copies.selectors import copy_figures_many
 from apps.copies.services import copy_stop
 from apps.core.exceptions import ApplicationError
 from apps.core.money import fmt_usdt
 from apps.positions.admin import ReadOnlyAdmin, ReadOnlyTabularInline
+from apps.positions.models import LeadEvent
 
 
 class CopyEventInline(ReadOnlyTabularInline):
@@ -125,3 +129,94 @@ class CopyAdmin(ReadOnlyAdmin):
                     f"Copy #{pk} stopped; its funds returned to the follower.",
                     messages.SUCCESS,
                 )
+
+
+def _redispatch(modeladmin, request, event_ids: list[int]) -> None:
+    result = lead_events_redispatch(event_ids=event_ids)
+    if result.dispatched:
+        ids = ", ".join(f"#{pk}" for pk in result.dispatched)
+        modeladmin.message_user(
+            request,
+            f"Re-dispatched lead event(s) {ids}: their failed copies will be mirrored again.",
+            messages.SUCCESS,
+        )
+    for pk, why in result.refused:
+        modeladmin.message_user(
+            request, f"Lead event #{pk} not re-dispatched: {why}.", messages.ERROR
+        )
+
+
+def _can_redispatch(request) -> bool:
+    return request.user.is_superuser or request.user.has_perm("copies.change_copy")
+
+
+@admin.register(LeadEvent)
+class LeadEventAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "kind",
+        "account",
+        "position",
+        "instrument",
+        "side",
+        "leverage",
+        "fill_price",
+        "margin",
+        "created_at",
+        "status",
+        "mirrored_at",
+        "attempts",
+        "failure",
+        "dispatch_count",
+    )
+    list_filter = ("status", "kind", "instrument")
+    search_fields = ("account__code", "=id", "failure")
+    list_select_related = ("account", "position", "instrument")
+    date_hierarchy = "created_at"
+    actions = ["redispatch"]
+
+    def has_redispatch_permission(self, request) -> bool:
+        return _can_redispatch(request)
+
+    @admin.action(
+        description="Re-dispatch: mirror again to the copies it failed for",
+        permissions=["redispatch"],
+    )
+    def redispatch(self, request, queryset):
+        _redispatch(self, request, list(queryset.values_list("pk", flat=True)))
+
+
+@admin.register(CopyEvent)
+class CopyEventAdmin(ReadOnlyAdmin):
+    """A follower's history; the "could not be mirrored" rows are what operators retry."""
+
+    list_display = (
+        "id",
+        "copy",
+        "kind",
+        "lead_event",
+        "position",
+        "amount",
+        "reason",
+        "created_at",
+    )
+    list_filter = ("kind",)
+    search_fields = ("copy__follower__email", "copy__lead__nickname", "=copy__id", "reason")
+    list_select_related = ("copy", "lead_event", "position")
+    date_hierarchy = "created_at"
+    actions = ["redispatch"]
+
+    def has_redispatch_permission(self, request) -> bool:
+        return _can_redispatch(request)
+
+    @admin.action(
+        description="Re-dispatch the lead events of the selected failed rows",
+        permissions=["redispatch"],
+    )
+    def redispatch(self, request, queryset):
+        ids = (
+            queryset.filter(kind=CopyEvent.Kind.FAILED, lead_event__isnull=False)
+            .values_list("lead_event_id", flat=True)
+            .distinct()
+        )
+        _redispatch(self, request, sorted(ids))

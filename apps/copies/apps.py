@@ -1,11 +1,24 @@
+import logging
+
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
+log = logging.getLogger(__name__)
+
+# Publishing must not hold a trade's answer hostage: try briefly, then leave the event to the
+# outbox sweeper (SMART_SYNC_SWEEP_AFTER_S), which re-dispatches every pending event.
+_PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+
 
 def _dispatch(event_id: int) -> None:
+    from kombu.exceptions import OperationalError as BrokerError
+
     from apps.copies.tasks import lead_event_dispatch
 
-    lead_event_dispatch.delay(event_id)
+    try:
+        lead_event_dispatch.apply_async((event_id,), retry=True, retry_policy=_PUBLISH_RETRY)
+    except (BrokerError, ConnectionError, OSError) as exc:
+        log.warning("lead event %s not dispatched (%s); the outbox sweeper will", event_id, exc)
 
 
 def _ensure_schedules(sender, **kwargs) -> None:

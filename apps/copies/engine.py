@@ -4,13 +4,15 @@ into write specs. No writes happen here; mirroring and copy services do them.
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 from django.conf import settings
 
 from apps import smart_sync as ss
 from apps.market.models import Instrument
-from apps.positions.selectors import AccountFigures
+from apps.market.services import venue_price
+from apps.positions.selectors import AccountFigures, OpenPositionRow, account_figures_one
 from apps.positions.services import CloseSpec, MarginSpec, OpenSpec
 
 
@@ -115,3 +117,49 @@ def margin_spec(intent: ss.Intent, current_margin: Decimal) -> MarginSpec:
     if intent.action == "add_margin":
         return MarginSpec(intent.position_id, current_margin + intent.margin)
     return MarginSpec(intent.position_id, current_margin - intent.margin)
+
+
+def ongoing_intents(
+    *, lead_account_id: int, copy_id: int, equity: Decimal, available: Decimal
+) -> list[tuple[OpenPositionRow, ss.Intent]]:
+    """Copy Ongoing Positions (SPEC §5.1): how a copy of ``equity`` would open each current lead
+    sub-position at market now, with ratio = its margin / the lead's equity now and no slippage
+    guard. Each open uses up cash before the next is sized. Reads only: copy_start writes these
+    and the wizard previews them, so both show the same numbers."""
+    lead = account_figures_one(lead_account_id)
+    if not lead.positions or lead.equity <= 0:
+        return []
+    instruments = {
+        i.pk: i for i in Instrument.objects.filter(pk__in={p.instrument_id for p in lead.positions})
+    }
+    out = []
+    for lp in lead.positions:
+        if lp.mark is None:
+            continue
+        inst = instruments[lp.instrument_id]
+        price = venue_price(instrument=inst, side="buy" if lp.side == "long" else "sell")
+        event = ss.LeadEvent(
+            kind="open",
+            lead_position_id=lp.id,
+            side=lp.side,
+            margin_mode=lp.margin_mode,
+            leverage=lp.leverage,
+            previous_leverage=None,
+            fill_price=price,
+            margin=lp.margin,
+            lead_margin_before=None,
+            lead_equity_before=lead.equity,
+            fraction=None,
+            price_now=price,
+            guard_slippage=False,
+        )
+        state = ss.CopyState(copy_id=copy_id, equity=equity, available=available)
+        [intent] = ss.plan_event(event, [state], engine_instrument(inst), policy())
+        intent = dataclasses.replace(
+            intent, explanation={**intent.explanation, "source": "Copy Ongoing Positions"}
+        )
+        out.append((lp, intent))
+        if intent.action == "open":
+            available -= intent.margin + intent.fee
+            equity -= intent.fee
+    return out

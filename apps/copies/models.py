@@ -93,6 +93,7 @@ class CopyEvent(models.Model):
         COPIED = "copied", "Copied"
         MISSED = "missed", "Missed"
         SYNC_FAILED = "sync_failed", "Sync failed"
+        FAILED = "failed", "Could not be mirrored"
         SKIPPED = "skipped", "Nothing to change"
         INVESTMENT = "investment", "Investment changed"
         MANUAL_CLOSE = "manual_close", "Closed by hand"
@@ -135,7 +136,10 @@ class CopyEvent(models.Model):
                 name="copy_event_one_per_lead_event_and_copy",
             )
         ]
-        indexes = [models.Index(fields=["copy", "-id"])]
+        indexes = [
+            models.Index(fields=["copy", "-id"]),
+            models.Index(fields=["id"], condition=Q(kind="failed"), name="copy_event_failed_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.copy_id} {self.kind}"

@@ -19,7 +19,8 @@ from django.db.models import QuerySet
 
 from apps.copies.models import Copy, CopyEvent
 from apps.core.exceptions import NotFound
-from apps.core.money import ZERO, usdt_down
+from apps.core.money import ZERO
+from apps.fees.services import profit_share_due
 from apps.positions.selectors import account_figures, realized_totals
 
 
@@ -47,7 +48,9 @@ def copy_figures_many(copies: list[Copy]) -> dict[int, CopyFigures]:
         f = figs[c.account_id]
         t = totals.get(c.account_id) or {"realized": ZERO, "fees": ZERO, "funding": ZERO}
         realized = t["realized"] - t["fees"] + t["funding"]
-        pending = usdt_down(c.profit_share_ratio * max(ZERO, realized - c.high_water_mark))
+        pending = profit_share_due(
+            ratio=c.profit_share_ratio, realized=realized, high_water=c.high_water_mark
+        )
         out[c.pk] = CopyFigures(
             equity=f.equity,
             # stopped: everything came back, so PnL = what came back - what went in

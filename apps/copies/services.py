@@ -18,19 +18,19 @@ import dataclasses
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
-from apps import smart_sync as ss
 from apps.accounts.services import notification_create, notifications_create_bulk
-from apps.copies import engine
+from apps.copies import engine, notices
 from apps.copies.models import Copy, CopyEvent
 from apps.copies.selectors import copy_figures
 from apps.core.bulk import bulk_insert, bulk_set
 from apps.core.exceptions import ApplicationError, Conflict, InsufficientFunds, NotFound
 from apps.core.inputs import parse_decimal
-from apps.core.money import ZERO, usdt, usdt_down
+from apps.core.locks import lock_one, lock_user
+from apps.core.money import ZERO, fmt_amount, usdt_down
+from apps.core.transactions import money_atomic
 from apps.fees.services import profit_share_settle_many
 from apps.ledger.models import Account, JournalEntry
 from apps.ledger.services import (
@@ -72,9 +72,9 @@ def _stop_loss(value, *, investment: Decimal) -> Decimal | None:
     if amount <= 0 or amount >= investment:
         raise ApplicationError(
             f"Total Stop Loss for Trader must be more than 0 and less than your total "
-            f"investment ({usdt(investment)} USDT).",
+            f"investment ({fmt_amount(investment)} USDT).",
             code="invalid_stop_loss",
-            fields={"total_stop_loss_usdt": f"Between 0 and {usdt(investment)} (exclusive)."},
+            fields={"total_stop_loss_usdt": f"Between 0 and {fmt_amount(investment)} (exclusive)."},
         )
     return amount
 
@@ -89,22 +89,54 @@ def _stop_loss_action(value) -> str:
     return value
 
 
-def _lock_user(user) -> None:
-    get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
-
-
 def _lock_copy(copy: Copy | int, *, user=None) -> Copy:
-    pk = copy.pk if isinstance(copy, Copy) else copy
-    qs = Copy.objects.select_for_update(of=("self",)).select_related("lead__user")
+    """Level 4 of apps.core.locks: one copy row (the follower's own when ``user`` is given)."""
+    qs = Copy.objects.select_related("lead__user")
     if user is not None:
         qs = qs.filter(follower=user)
-    try:
-        return qs.get(pk=pk)
-    except Copy.DoesNotExist:
-        raise NotFound("No such copy.") from None
+    return lock_one(qs, copy.pk if isinstance(copy, Copy) else copy, missing="No such copy.")
 
 
 # --- start ------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class CopyRequest:
+    """A valid request to start a copy (the wizard's steps and the API share this check)."""
+
+    investment: Decimal
+    stop_loss: Decimal | None
+    stop_loss_action: str
+    market: str
+
+
+def copy_request_validate(
+    *,
+    market: str = Copy.Market.FUTURES,
+    total_investment,
+    total_stop_loss=None,
+    stop_loss_action: str | None = None,
+) -> CopyRequest:
+    """SPEC §5.1's checks that need no database: amounts, stop loss, action, market."""
+    investment = _money(total_investment, field="total_investment_usdt", label="Total Investment")
+    minimum = _conf("MIN_INVESTMENT")
+    if investment < minimum:
+        raise ApplicationError(
+            f"The minimum Total Investment is {fmt_amount(minimum)} USDT.",
+            code="below_minimum",
+            fields={"total_investment_usdt": f"At least {fmt_amount(minimum)} USDT."},
+        )
+    stop_loss = _stop_loss(total_stop_loss, investment=investment)
+    action = _stop_loss_action(stop_loss_action)
+    if market == Copy.Market.SPOT:
+        raise ApplicationError(
+            "Spot Smart Sync is not available yet: copy this trader's futures instead.",
+            code="spot_unavailable",
+            fields={"market": "Only futures for now."},
+        )
+    if market != Copy.Market.FUTURES:
+        raise ApplicationError("Market must be futures or spot.", fields={"market": "futures"})
+    return CopyRequest(investment, stop_loss, action, market)
+
+
 def copy_start(
     *,
     follower,
@@ -117,169 +149,150 @@ def copy_start(
 ) -> Copy:
     """Start a Smart Sync copy: validate (SPEC §5.1), move the investment into a new copy
     account, snapshot the lead's profit share ratio and, with Copy Ongoing Positions, open
-    every current lead sub-position at market (ratio = its margin / lead equity now)."""
-    investment = _money(total_investment, field="total_investment_usdt", label="Total Investment")
-    minimum = _conf("MIN_INVESTMENT")
-    if investment < minimum:
-        raise ApplicationError(
-            f"The minimum Total Investment is {minimum} USDT.",
-            code="below_minimum",
-            fields={"total_investment_usdt": f"At least {minimum} USDT."},
-        )
-    stop_loss = _stop_loss(total_stop_loss, investment=investment)
-    action = _stop_loss_action(stop_loss_action)
-    if market == Copy.Market.SPOT:
-        raise ApplicationError(
-            "Spot Smart Sync is not available yet: copy this trader's futures instead.",
-            code="spot_unavailable",
-            fields={"market": "Only futures for now."},
-        )
-    if market != Copy.Market.FUTURES:
-        raise ApplicationError("Market must be futures or spot.", fields={"market": "futures"})
-    lead_pk = lead.pk if isinstance(lead, LeadTrader) else lead
+    every current lead sub-position at market (ratio = its margin / lead equity now).
 
-    with transaction.atomic(durable=True):
-        _lock_user(follower)
-        try:
-            locked_lead = (
-                LeadTrader.objects.select_for_update().select_related("user").get(pk=lead_pk)
-            )
-        except (LeadTrader.DoesNotExist, ValueError, TypeError):
-            raise NotFound("No such lead trader.", fields={"trader": "Unknown trader."}) from None
-        if locked_lead.user_id == follower.pk:
-            raise ApplicationError(
-                "You cannot copy yourself.", code="self_copy", fields={"trader": "That is you."}
-            )
-        if not locked_lead.is_active:
-            raise Conflict(
-                f"{locked_lead.nickname} has ended their strategy and cannot be copied.",
-                code="lead_not_active",
-            )
-        mine = Copy.objects.filter(follower=follower, status=Copy.Status.ACTIVE)
-        if mine.filter(lead=locked_lead, market=market).exists():
-            raise Conflict(
-                f"You are already copying {locked_lead.nickname}. Change its Settings instead.",
-                code="duplicate_copy",
-            )
-        limit = _conf("MAX_ACTIVE_COPIES")
-        if mine.count() >= limit:
-            raise Conflict(
-                f"You already have {limit} active copies, the most allowed. Stop one first.",
-                code="too_many_copies",
-            )
-        copiers = Copy.objects.filter(
-            lead=locked_lead, market=market, status=Copy.Status.ACTIVE
-        ).count()
-        if copiers >= locked_lead.max_copiers:
-            raise Conflict(
-                f"{locked_lead.nickname} is full ({locked_lead.max_copiers} copiers).",
-                code="lead_full",
-            )
+    Locks: the follower (level 2), the lead trader (3), the main account (6). Idempotency:
+    the one-active-copy constraint refuses a second start; the ledger key is
+    ``copy-start:<copy>``; requests add their Idempotency-Key (apps.accounts.idempotency)."""
+    req = copy_request_validate(
+        market=market,
+        total_investment=total_investment,
+        total_stop_loss=total_stop_loss,
+        stop_loss_action=stop_loss_action,
+    )
+    with money_atomic():
+        lock_user(follower)
+        locked_lead = _start_lock_lead(lead)
+        _start_refusals(follower, locked_lead, req)
         main = account_main(user=follower)
-        main_balance = Account.objects.select_for_update().get(pk=main.pk).balance
-        if main_balance < investment:
-            raise InsufficientFunds(
-                f"Your main account has {usdt(main_balance)} USDT available; you asked to "
-                f"invest {investment} USDT.",
-                fields={"total_investment_usdt": f"At most {usdt(main_balance)}."},
-            )
-        last_event = (
-            LeadEvent.objects.filter(account_id=locked_lead.futures_account_id)
-            .order_by("-id")
-            .values_list("id", flat=True)
-            .first()
-        )
-        account = account_create(
-            kind=Account.Kind.COPY, owner=follower, code=f"copy:new:{follower.pk}:{lead_pk}"
-        )
-        try:
-            copy = Copy.objects.create(
-                follower=follower,
-                lead=locked_lead,
-                market=market,
-                account=account,
-                total_investment=investment,
-                copy_ongoing_positions=bool(copy_ongoing_positions),
-                total_stop_loss=stop_loss,
-                stop_loss_action=action,
-                profit_share_ratio=locked_lead.profit_share_ratio,
-                start_after_event_id=last_event or 0,
-            )
-        except IntegrityError:
-            raise Conflict("You are already copying this trader.", code="duplicate_copy") from None
-        account.code = f"copy:{copy.pk}"
-        account.save(update_fields=["code"])
+        _start_refuse_short(main, req.investment)
+        copy = _start_create(follower, locked_lead, req, copy_ongoing_positions)
         ledger_post(
             key=f"copy-start:{copy.pk}",
             kind=JournalEntry.Kind.COPY_FUNDING,
-            postings=[(main.pk, -investment), (account.pk, investment)],
+            postings=[(main.pk, -req.investment), (copy.account_id, req.investment)],
             memo=f"Smart Sync copy of {locked_lead.nickname}",
         )
-        CopyEvent.objects.create(copy=copy, kind=CopyEvent.Kind.STARTED, amount=investment)
+        CopyEvent.objects.create(copy=copy, kind=CopyEvent.Kind.STARTED, amount=req.investment)
         if copy_ongoing_positions:
             _copy_ongoing_positions(copy, locked_lead)
-        notification_create(
-            user=follower,
-            kind="copy_started",
-            message=f"You started copying {locked_lead.nickname} with {investment} USDT.",
-            data={"copy": copy.pk},
+        _, kind, message, data = notices.copy_started(
+            user_id=follower.pk,
+            copy_id=copy.pk,
+            nickname=locked_lead.nickname,
+            investment=req.investment,
         )
+        notification_create(user=follower, kind=kind, message=message, data=data)
+    return copy
+
+
+def _start_lock_lead(lead: LeadTrader | int) -> LeadTrader:
+    lead_pk = lead.pk if isinstance(lead, LeadTrader) else lead
+    try:
+        return lock_one(
+            LeadTrader.objects.select_related("user"), lead_pk, missing="No such lead trader."
+        )
+    except NotFound:
+        raise NotFound("No such lead trader.", fields={"trader": "Unknown trader."}) from None
+
+
+def _start_refusals(follower, lead: LeadTrader, req: CopyRequest) -> None:
+    """SPEC §5.1's refusals that read the database (under the follower and lead locks)."""
+    if lead.user_id == follower.pk:
+        raise ApplicationError(
+            "You cannot copy yourself.", code="self_copy", fields={"trader": "That is you."}
+        )
+    if not lead.is_active:
+        raise Conflict(
+            f"{lead.nickname} has ended their strategy and cannot be copied.",
+            code="lead_not_active",
+        )
+    mine = Copy.objects.filter(follower=follower, status=Copy.Status.ACTIVE)
+    if mine.filter(lead=lead, market=req.market).exists():
+        raise Conflict(
+            f"You are already copying {lead.nickname}. Change its Settings instead.",
+            code="duplicate_copy",
+        )
+    limit = _conf("MAX_ACTIVE_COPIES")
+    if mine.count() >= limit:
+        raise Conflict(
+            f"You already have {limit} active copies, the most allowed. Stop one first.",
+            code="too_many_copies",
+        )
+    copiers = Copy.objects.filter(lead=lead, market=req.market, status=Copy.Status.ACTIVE)
+    if copiers.count() >= lead.max_copiers:
+        raise Conflict(f"{lead.nickname} is full ({lead.max_copiers} copiers).", code="lead_full")
+
+
+def _start_refuse_short(main: Account, investment: Decimal) -> None:
+    balance = Account.objects.select_for_update().get(pk=main.pk).balance
+    if balance < investment:
+        raise InsufficientFunds(
+            f"Your main account has {fmt_amount(balance)} USDT available; you asked to invest "
+            f"{fmt_amount(investment)} USDT. Deposit more or invest less.",
+            fields={"total_investment_usdt": f"At most {fmt_amount(balance)} USDT."},
+        )
+
+
+def _start_create(follower, lead: LeadTrader, req: CopyRequest, ongoing: bool) -> Copy:
+    last_event = (
+        LeadEvent.objects.filter(account_id=lead.futures_account_id)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    account = account_create(
+        kind=Account.Kind.COPY, owner=follower, code=f"copy:new:{follower.pk}:{lead.pk}"
+    )
+    try:
+        copy = Copy.objects.create(
+            follower=follower,
+            lead=lead,
+            market=req.market,
+            account=account,
+            total_investment=req.investment,
+            copy_ongoing_positions=bool(ongoing),
+            total_stop_loss=req.stop_loss,
+            stop_loss_action=req.stop_loss_action,
+            profit_share_ratio=lead.profit_share_ratio,
+            start_after_event_id=last_event or 0,
+        )
+    except IntegrityError:
+        raise Conflict("You are already copying this trader.", code="duplicate_copy") from None
+    account.code = f"copy:{copy.pk}"
+    account.save(update_fields=["code"])
     return copy
 
 
 def _copy_ongoing_positions(copy: Copy, lead: LeadTrader) -> None:
     """Open each current lead sub-position at market, ratio = its margin / lead equity now,
     without the slippage guard (the follower asked for market)."""
-    lead_figs = account_figures_one(lead.futures_account_id)
-    if not lead_figs.positions or lead_figs.equity <= 0:
-        return
-    instruments = {
-        i.pk: i
-        for i in Instrument.objects.filter(pk__in={p.instrument_id for p in lead_figs.positions})
-    }
     mine = account_figures_one(copy.account_id)
-    equity, available = mine.equity, mine.available
+    planned = engine.ongoing_intents(
+        lead_account_id=lead.futures_account_id,
+        copy_id=copy.pk,
+        equity=mine.equity,
+        available=mine.available,
+    )
     opens, events = [], []
-    for lp in lead_figs.positions:
-        inst = instruments[lp.instrument_id]
-        if lp.mark is None:
-            continue
-        side = "buy" if lp.side == "long" else "sell"
-        price = venue_price(instrument=inst, side=side)
-        event = ss.LeadEvent(
-            kind="open",
-            lead_position_id=lp.id,
-            side=lp.side,
-            margin_mode=lp.margin_mode,
-            leverage=lp.leverage,
-            previous_leverage=None,
-            fill_price=price,
-            margin=lp.margin,
-            lead_margin_before=None,
-            lead_equity_before=lead_figs.equity,
-            fraction=None,
-            price_now=price,
-            guard_slippage=False,
-        )
-        state = ss.CopyState(copy_id=copy.pk, equity=equity, available=available)
-        [intent] = ss.plan_event(event, [state], engine.engine_instrument(inst), engine.policy())
-        explanation = {**intent.explanation, "source": "Copy Ongoing Positions"}
-        intent = dataclasses.replace(intent, explanation=explanation)
+    for lp, intent in planned:
         if intent.action == "open":
             opens.append(
                 engine.open_spec(
                     intent,
                     account_id=copy.account_id,
-                    instrument_id=inst.pk,
+                    instrument_id=lp.instrument_id,
                     lead_position_id=lp.id,
                     reference_price=lp.entry_price,
                     lead_event_id=None,
                 )
             )
-            available -= intent.margin + intent.fee
-            equity -= intent.fee
             events.append(
-                {"copy_id": copy.pk, "kind": CopyEvent.Kind.COPIED, "explanation": explanation}
+                {
+                    "copy_id": copy.pk,
+                    "kind": CopyEvent.Kind.COPIED,
+                    "explanation": intent.explanation,
+                }
             )
         else:
             events.append(
@@ -287,7 +300,7 @@ def _copy_ongoing_positions(copy: Copy, lead: LeadTrader) -> None:
                     "copy_id": copy.pk,
                     "kind": CopyEvent.Kind.MISSED,
                     "reason": intent.reason,
-                    "explanation": explanation,
+                    "explanation": intent.explanation,
                 }
             )
     result = positions_apply(
@@ -303,7 +316,7 @@ def _copy_ongoing_positions(copy: Copy, lead: LeadTrader) -> None:
 # --- settings and investment ----------------------------------------------------------------
 def copy_settings_update(*, copy: Copy | int, user, **changes) -> Copy:
     """Change Total Stop Loss for Trader and/or its action (the Settings page's Save)."""
-    with transaction.atomic(durable=True):
+    with money_atomic():
         locked = _lock_copy(copy, user=user)
         if not locked.is_active:
             raise Conflict("This copy has stopped; its settings can no longer change.")
@@ -329,13 +342,13 @@ def copy_investment_modify(*, copy: Copy | int, user, total_investment) -> Copy:
     minimum = _conf("MIN_INVESTMENT")
     if new_total < minimum:
         raise ApplicationError(
-            f"The Total Investment must stay at least {minimum} USDT. To take everything "
+            f"The Total Investment must stay at least {fmt_amount(minimum)} USDT. To take everything "
             "out, stop copying.",
             code="below_minimum",
-            fields={"total_investment_usdt": f"At least {minimum} USDT."},
+            fields={"total_investment_usdt": f"At least {fmt_amount(minimum)} USDT."},
         )
-    with transaction.atomic(durable=True):
-        _lock_user(user)
+    with money_atomic():
+        lock_user(user)
         locked = _lock_copy(copy, user=user)
         if not locked.is_active:
             raise Conflict("This copy has stopped; start a new copy instead.", code="copy_stopped")
@@ -344,10 +357,12 @@ def copy_investment_modify(*, copy: Copy | int, user, total_investment) -> Copy:
             return locked
         if locked.total_stop_loss is not None and locked.total_stop_loss >= new_total:
             raise ApplicationError(
-                f"Your Total Stop Loss for Trader ({locked.total_stop_loss} USDT) must stay "
+                f"Your Total Stop Loss for Trader ({fmt_amount(locked.total_stop_loss)} USDT) must stay "
                 "below the Total Investment: lower it first.",
                 code="invalid_stop_loss",
-                fields={"total_investment_usdt": f"More than {locked.total_stop_loss}."},
+                fields={
+                    "total_investment_usdt": f"More than {fmt_amount(locked.total_stop_loss)}."
+                },
             )
         main = account_main(user=user)
         n = locked.events.filter(kind=CopyEvent.Kind.INVESTMENT).count() + 1
@@ -357,10 +372,10 @@ def copy_investment_modify(*, copy: Copy | int, user, total_investment) -> Copy:
             balance = Account.objects.select_for_update().get(pk=main.pk).balance
             if delta > balance:
                 raise InsufficientFunds(
-                    f"Increasing by {delta} USDT needs more than the {usdt(balance)} USDT in "
+                    f"Increasing by {fmt_amount(delta)} USDT needs more than the {fmt_amount(balance)} USDT in "
                     "your main account.",
                     fields={
-                        "total_investment_usdt": f"At most {usdt(locked.total_investment + balance)}."
+                        "total_investment_usdt": f"At most {fmt_amount(locked.total_investment + balance)}."
                     },
                 )
             postings = [(main.pk, -delta), (locked.account_id, delta)]
@@ -368,11 +383,11 @@ def copy_investment_modify(*, copy: Copy | int, user, total_investment) -> Copy:
             free = copy_figures(locked).available
             if -delta > free:
                 raise InsufficientFunds(
-                    f"Only {usdt_down(free)} USDT of this copy is free (the rest is margin in "
+                    f"Only {fmt_amount(free)} USDT of this copy is free (the rest is margin in "
                     "use); you can decrease by at most that much.",
                     code="funds_in_use",
                     fields={
-                        "total_investment_usdt": f"At least {usdt(locked.total_investment - usdt_down(free))}."
+                        "total_investment_usdt": f"At least {fmt_amount(locked.total_investment - usdt_down(free))}."
                     },
                 )
             postings = [(locked.account_id, delta), (main.pk, -delta)]
@@ -388,7 +403,9 @@ def copy_investment_modify(*, copy: Copy | int, user, total_investment) -> Copy:
             copy=locked,
             kind=CopyEvent.Kind.INVESTMENT,
             amount=delta,
-            reason=f"Total Investment {'increased' if delta > 0 else 'decreased'} to {new_total} USDT",
+            reason=notices.investment_changed(
+                copy_id=locked.pk, new_total=new_total, increased=delta > 0
+            ),
         )
     return locked
 
@@ -417,7 +434,7 @@ def copy_position_close(*, copy: Copy | int, position: Position | int, user) -> 
     """The follower closes one copied position by hand at market; its funds stay in the copy
     account and later lead events on that sub-position no longer touch this copy."""
     pos_pk = position.pk if isinstance(position, Position) else position
-    with transaction.atomic(durable=True):
+    with money_atomic():
         locked = _lock_copy(copy, user=user)
         figs = account_figures_one(locked.account_id)
         rows = [p for p in figs.positions if p.id == _int(pos_pk)]
@@ -448,32 +465,46 @@ def _int(value) -> int:
 def copies_stop_locked(
     copies: list[Copy], *, reason: str, lead_event: LeadEvent | None = None
 ) -> None:
-    """Stop many copies (rows locked by the caller) in a constant number of statements:
-    close every position at market, settle profit share, return all cash to each main
-    account, mark stopped. A stopped copy holds no money and no open position."""
+    """Stop many copies (rows locked by the caller, level 4) in a constant number of
+    statements: close every position at market, settle profit share, return all cash to each
+    main account, mark stopped. A stopped copy holds no money and no open position.
+    Idempotency keys: ``stop:<lowest copy of the batch>`` (one stop per copy ever),
+    ``profit-share:<copy>:<n>``, ``copy-return:<copy>``."""
     copies = [c for c in copies if c.is_active]
     if not copies:
         return
-    account_ids = [c.account_id for c in copies]
-    figs = account_figures(account_ids)
+    _stop_close_positions(copies, reason)
+    paid = _stop_settle_profit_share(copies, reason)
+    returned = _stop_return_cash(copies)
+    _stop_mark(copies, reason)
+    _stop_record(copies, reason, lead_event, returned, paid)
+
+
+_CLOSE_REASON = {
+    Copy.StopReason.LEAD_ENDED: Position.CloseReason.LEAD_ENDED,
+    Copy.StopReason.STOP_LOSS: Position.CloseReason.STOP_LOSS,
+}
+
+
+def _stop_close_positions(copies: list[Copy], reason: str) -> None:
+    figs = account_figures([c.account_id for c in copies])
     positions = [p for c in copies for p in figs[c.account_id].positions]
     instruments = {
         i.pk: i for i in Instrument.objects.filter(pk__in={p.instrument_id for p in positions})
     }
-    close_reason = (
-        Position.CloseReason.LEAD_ENDED
-        if reason == Copy.StopReason.LEAD_ENDED
-        else Position.CloseReason.STOP_LOSS
-        if reason == Copy.StopReason.STOP_LOSS
-        else Position.CloseReason.STOP_COPY
-    )
-    # One stop per copy ever, so the lowest copy id names this batch's entry uniquely.
     positions_apply(
         key=f"stop:{min(c.pk for c in copies)}",
         memo=f"copy stopped ({reason}): positions closed at market",
-        closes=_market_close_specs(positions, instruments, reason=close_reason),
+        closes=_market_close_specs(
+            positions,
+            instruments,
+            reason=_CLOSE_REASON.get(reason, Position.CloseReason.STOP_COPY),
+        ),
     )
-    totals = realized_totals(account_ids)
+
+
+def _stop_settle_profit_share(copies: list[Copy], reason: str) -> dict[int, Decimal]:
+    totals = realized_totals([c.account_id for c in copies])
     realized = {
         c.pk: totals[c.account_id]["realized"]
         - totals[c.account_id]["fees"]
@@ -481,8 +512,14 @@ def copies_stop_locked(
         for c in copies
     }
     trigger = "lead_ended" if reason == Copy.StopReason.LEAD_ENDED else "stop"
-    paid = profit_share_settle_many(copies=copies, realized=realized, trigger=trigger)
-    balances = dict(Account.objects.filter(pk__in=account_ids).values_list("pk", "balance"))
+    return profit_share_settle_many(copies=copies, realized=realized, trigger=trigger)
+
+
+def _stop_return_cash(copies: list[Copy]) -> dict[int, Decimal]:
+    """Everything left in each copy account goes back to its follower's main account."""
+    balances = dict(
+        Account.objects.filter(pk__in=[c.account_id for c in copies]).values_list("pk", "balance")
+    )
     mains = main_account_ids({c.follower_id for c in copies})
     ledger_post_batch(
         [
@@ -499,6 +536,10 @@ def copies_stop_locked(
             if balances[c.account_id] > 0
         ]
     )
+    return {c.pk: balances[c.account_id] for c in copies}
+
+
+def _stop_mark(copies: list[Copy], reason: str) -> None:
     now = timezone.now()
     bulk_set(
         Copy,
@@ -516,22 +557,30 @@ def copies_stop_locked(
         ],
         ["status", "stopped_at", "stop_reason", "copying", "high_water_mark", "profit_share_paid"],
     )
-    kind = (
-        CopyEvent.Kind.LEAD_ENDED
-        if reason == Copy.StopReason.LEAD_ENDED
-        else CopyEvent.Kind.STOPPED
-    )
+    for c in copies:
+        c.status, c.stopped_at, c.stop_reason = Copy.Status.STOPPED, now, reason
+
+
+def _stop_record(
+    copies: list[Copy],
+    reason: str,
+    lead_event: LeadEvent | None,
+    returned: dict[int, Decimal],
+    paid: dict[int, Decimal],
+) -> None:
+    ended = reason == Copy.StopReason.LEAD_ENDED
+    label = Copy.StopReason(reason).label
     bulk_insert(
         CopyEvent,
         [
             {
                 "copy_id": c.pk,
-                "kind": kind,
+                "kind": CopyEvent.Kind.LEAD_ENDED if ended else CopyEvent.Kind.STOPPED,
                 "lead_event_id": lead_event.pk if lead_event else None,
-                "amount": balances[c.account_id],
-                "reason": Copy.StopReason(reason).label,
+                "amount": returned[c.pk],
+                "reason": label,
                 "explanation": {
-                    "returned_usdt": str(balances[c.account_id]),
+                    "returned_usdt": str(returned[c.pk]),
                     "profit_share_usdt": str(paid.get(c.pk, ZERO)),
                 },
             }
@@ -539,39 +588,33 @@ def copies_stop_locked(
         ],
         returning=None,
     )
-    if reason == Copy.StopReason.LEAD_ENDED:
-        rows = [
-            (
-                c.follower_id,
-                "lead_ended",
-                f"{c.lead.nickname} ended their strategy. Your copy stopped and "
-                f"{usdt(balances[c.account_id])} USDT returned to your main account.",
-                {"copy": c.pk},
+    notifications_create_bulk(
+        rows=[
+            notices.lead_ended(
+                user_id=c.follower_id,
+                copy_id=c.pk,
+                nickname=c.lead.nickname,
+                returned=returned[c.pk],
+            )
+            if ended
+            else notices.copy_stopped(
+                user_id=c.follower_id,
+                copy_id=c.pk,
+                nickname=c.lead.nickname,
+                reason_label=label,
+                returned=returned[c.pk],
             )
             for c in copies
         ]
-    else:
-        rows = [
-            (
-                c.follower_id,
-                "copy_stopped",
-                f"Your copy of {c.lead.nickname} stopped ({Copy.StopReason(reason).label.lower()}); "
-                f"{usdt(balances[c.account_id])} USDT returned to your main account.",
-                {"copy": c.pk},
-            )
-            for c in copies
-        ]
-    notifications_create_bulk(rows=rows)
-    for c in copies:
-        c.status, c.stopped_at, c.stop_reason = Copy.Status.STOPPED, now, reason
+    )
 
 
 def copy_stop(*, copy: Copy | int, user=None, reason: str = Copy.StopReason.USER) -> Copy:
     """Stop copying: close every position at market, settle profit share, return all cash
     to the main account; the copy and its history stay (status stopped)."""
-    with transaction.atomic(durable=True):
+    with money_atomic():
         if user is not None:
-            _lock_user(user)
+            lock_user(user)
         locked = _lock_copy(copy, user=user)
         if not locked.is_active:
             raise Conflict("This copy has already stopped.", code="copy_stopped")

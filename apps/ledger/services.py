@@ -42,7 +42,7 @@ from django.db import IntegrityError, connection, transaction
 from apps.core.bulk import bulk_increment, bulk_insert, bulk_set
 from apps.core.exceptions import Conflict, InsufficientFunds, NotFound
 from apps.core.inputs import parse_decimal
-from apps.core.money import USDT_PLACES, ZERO, to_decimal, usdt
+from apps.core.money import USDT_PLACES, ZERO, fmt_amount, to_decimal
 from apps.ledger.models import Account, JournalEntry, Posting
 
 T = TypeVar("T")
@@ -165,8 +165,8 @@ def _insufficient(rows: list[tuple[str, str, Decimal, Decimal]]) -> Insufficient
     label = Account.Kind(kind).label
     more = f" (and {len(rows) - 1} more accounts)" if len(rows) > 1 else ""
     return InsufficientFunds(
-        f"Insufficient funds in {label} {code}: balance {usdt(balance)} USDT, "
-        f"this movement needs {usdt(-delta)} USDT{more}."
+        f"Insufficient funds in {label} {code}: balance {fmt_amount(balance)} USDT, "
+        f"this movement needs {fmt_amount(-delta)} USDT{more}."
     )
 
 
@@ -176,11 +176,24 @@ def _post_specs(
     """Post normalized specs with unique keys inside the current transaction, in a constant
     number of statements. Returns (key -> entry id, account id -> balance after) where the
     balances cover only accounts that this call moved."""
-    keys = [s.key for s in specs]
-    account_ids = sorted({a for s in specs for a, _ in s.postings})
-
     # Lock first, then look for existing keys: a concurrent post of the same key waits here
     # and then sees the committed entry instead of colliding on the unique index.
+    locked = _lock_accounts(sorted({a for s in specs for a, _ in s.postings}))
+    result, new = _split_existing(specs, reverses)
+    if not new:
+        return result, {}
+    deltas: dict[int, Decimal] = defaultdict(Decimal)
+    for spec in new:
+        for account_id, amount in spec.postings:
+            deltas[account_id] += amount
+    after = _balances_after(locked, deltas)
+    result.update(_insert_entries(new, reverses))
+    _write_balances(deltas, after)
+    return result, after
+
+
+def _lock_accounts(account_ids: list[int]) -> dict[int, tuple[str, str, Decimal]]:
+    """Level 6 of apps.core.locks: every account of the batch, in pk order."""
     locked = {
         pk: (code, kind, balance)
         for pk, code, kind, balance in Account.objects.select_for_update()
@@ -191,10 +204,16 @@ def _post_specs(
     missing = set(account_ids) - locked.keys()
     if missing:
         raise ValueError(f"unknown ledger accounts: {sorted(missing)}")
+    return locked
 
+
+def _split_existing(
+    specs: Sequence[EntrySpec], reverses: Mapping[str, int]
+) -> tuple[dict[str, int], list[EntrySpec]]:
+    """Keys already posted (identical: their entry ids; different: Conflict) and the new specs."""
     existing: dict[str, tuple[int, str, int | None, list[tuple[int, Decimal]]]] = {}
     for entry_id, key, kind, reverses_id, account_id, amount in Posting.objects.filter(
-        entry__idempotency_key__in=keys
+        entry__idempotency_key__in=[s.key for s in specs]
     ).values_list(
         "entry_id",
         "entry__idempotency_key",
@@ -204,7 +223,6 @@ def _post_specs(
         "amount",
     ):
         existing.setdefault(key, (entry_id, kind, reverses_id, []))[3].append((account_id, amount))
-
     result: dict[str, int] = {}
     new: list[EntrySpec] = []
     for spec in specs:
@@ -224,13 +242,13 @@ def _post_specs(
                 code="idempotency_conflict",
             )
         result[spec.key] = entry_id
-    if not new:
-        return result, {}
+    return result, new
 
-    deltas: dict[int, Decimal] = defaultdict(Decimal)
-    for spec in new:
-        for account_id, amount in spec.postings:
-            deltas[account_id] += amount
+
+def _balances_after(
+    locked: dict[int, tuple[str, str, Decimal]], deltas: dict[int, Decimal]
+) -> dict[int, Decimal]:
+    """Each moved account's balance after the batch; refuses if a user account goes negative."""
     after: dict[int, Decimal] = {}
     short = []
     for account_id in sorted(deltas):
@@ -240,10 +258,13 @@ def _post_specs(
             short.append((code, kind, balance, deltas[account_id]))
     if short:
         raise _insufficient(short)
+    return after
 
+
+def _insert_entries(new: list[EntrySpec], reverses: Mapping[str, int]) -> dict[str, int]:
     # Insert in key order so two batches sharing keys take the unique-index locks in the same
     # order (no deadlock between them).
-    new.sort(key=lambda s: s.key)
+    new = sorted(new, key=lambda s: s.key)
     entry_ids = bulk_insert(
         JournalEntry,
         [
@@ -265,6 +286,10 @@ def _post_specs(
         ],
         returning=None,
     )
+    return {s.key: entry_id for s, entry_id in zip(new, entry_ids, strict=True)}
+
+
+def _write_balances(deltas: dict[int, Decimal], after: dict[int, Decimal]) -> None:
     if connection.vendor == "postgresql":
         bulk_increment(Account, "balance", deltas)
     else:
@@ -273,8 +298,6 @@ def _post_specs(
         # serializable (one writer holds the database lock), so the balances read above are
         # current: write the exact sums computed in Decimal instead.
         bulk_set(Account, [{"id": pk, "balance": after[pk]} for pk in deltas], ["balance"])
-    result.update({s.key: entry_id for s, entry_id in zip(new, entry_ids, strict=True)})
-    return result, after
 
 
 def _run(work: Callable[[], T], *, durable: bool) -> T:

@@ -1,4 +1,5 @@
-"""Positions admin: read-only views of positions, fills and lead events (the outbox).
+"""Positions admin: read-only views of positions and fills. (Lead events, the outbox, are in the
+copies admin, beside the re-dispatch action that only the copies app can perform.)
 
 Nothing here moves money or changes a position: trades happen only through the services.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from apps.positions.models import Fill, LeadEvent, Position
+from apps.positions.models import Fill, Position
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -69,43 +70,6 @@ class PositionAdmin(ReadOnlyAdmin):
     list_select_related = ("account", "instrument")
     date_hierarchy = "opened_at"
     inlines = [FillInline]
-
-
-class MirroredFilter(admin.SimpleListFilter):
-    title = "mirrored"
-    parameter_name = "mirrored"
-
-    def lookups(self, request, model_admin):
-        return (("no", "Not yet mirrored"), ("yes", "Mirrored"))
-
-    def queryset(self, request, queryset):
-        if self.value() == "no":
-            return queryset.filter(mirrored_at__isnull=True)
-        if self.value() == "yes":
-            return queryset.filter(mirrored_at__isnull=False)
-        return queryset
-
-
-@admin.register(LeadEvent)
-class LeadEventAdmin(ReadOnlyAdmin):
-    list_display = (
-        "id",
-        "kind",
-        "account",
-        "position",
-        "instrument",
-        "side",
-        "leverage",
-        "fill_price",
-        "margin",
-        "created_at",
-        "mirrored_at",
-        "dispatch_count",
-    )
-    list_filter = (MirroredFilter, "kind", "instrument")
-    search_fields = ("account__code", "=id")
-    list_select_related = ("account", "position", "instrument")
-    date_hierarchy = "created_at"
 
 
 @admin.register(Fill)

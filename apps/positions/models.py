@@ -8,7 +8,9 @@ Invariants:
   lead_position) — SPEC §11.3.
 - ``size`` is a multiple of the instrument's lot size and >= its min size while open.
 - Every lead action writes its ``LeadEvent`` in the same transaction as the trade, carrying
-  everything needed to mirror it later; ``mirrored_at`` is set once every eligible copy has it.
+  everything needed to mirror it later; it is ``mirrored`` once every eligible copy has its
+  CopyEvent, or ``failed`` after a bounded number of crashed attempts (it then stops holding
+  back the lead's later events).
 """
 
 from django.db import models
@@ -103,7 +105,16 @@ class Position(models.Model):
 
 
 class LeadEvent(models.Model):
-    """The outbox: one row per lead action, written with the trade, mirrored later."""
+    """The outbox: one row per lead action, written with the trade, mirrored later.
+
+    ``status``: pending until every eligible copy has its ``CopyEvent`` (then mirrored), or
+    failed when mirroring it crashed ``SMART_SYNC_EVENT_MAX_ATTEMPTS`` times: a failed event no
+    longer holds back the lead's later events; operators re-dispatch it from the admin."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        MIRRORED = "mirrored", "Mirrored"
+        FAILED = "failed", "Failed"
 
     class Kind(models.TextChoices):
         OPEN = "open", "Open"
@@ -133,14 +144,21 @@ class LeadEvent(models.Model):
     previous_leverage = models.PositiveIntegerField(null=True, blank=True)
     fill_price = PriceField(null=True, blank=True)
     size = QuantityField(null=True, blank=True)  # contracts (or base units) the lead traded
+    # closes: the sub-position's size before, so a follower closes exactly size x this/before
+    lead_size_before = QuantityField(null=True, blank=True)
     margin = MoneyField(null=True, blank=True)  # open: margin used; add/reduce: the delta d
     lead_margin_before = MoneyField(null=True, blank=True)  # add/reduce: position margin before
     lead_equity_before = MoneyField(null=True, blank=True)  # open/buy: account equity before
+    # closes: size / lead_size_before, rounded for display; mirroring uses the exact quotient
     fraction = models.DecimalField(max_digits=20, decimal_places=18, null=True, blank=True)
     amount = MoneyField(null=True, blank=True)  # spot buy: USDT spent
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     mirrored_at = models.DateTimeField(null=True, blank=True)
     dispatch_count = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)  # mirror attempts that crashed
+    failure = models.CharField(max_length=255, blank=True)  # the last crash, for operators
+    failed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -148,9 +166,10 @@ class LeadEvent(models.Model):
             models.Index(fields=["account", "id"]),
             models.Index(
                 fields=["created_at"],
-                condition=Q(mirrored_at__isnull=True),
-                name="lead_event_unmirrored_idx",
+                condition=Q(status="pending"),
+                name="lead_event_pending_idx",
             ),
+            models.Index(fields=["id"], condition=Q(status="failed"), name="lead_event_failed_idx"),
         ]
 
     def __str__(self) -> str:

@@ -28,7 +28,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.core.bulk import bulk_insert, bulk_set
-from apps.core.money import ZERO, usdt
+from apps.core.money import ZERO, exact, usdt
 from apps.ledger.models import Account, JournalEntry
 from apps.ledger.services import EntrySpec, account_system, ledger_post_batch
 from apps.positions.models import Fill, Position
@@ -102,187 +102,202 @@ def positions_apply(
     result = ApplyResult()
     if not (opens or closes or margin_changes):
         return result
-    now = timezone.now()
-    fees_acc = account_system(Account.Kind.PLATFORM_FEES).pk
-    market_acc = account_system(Account.Kind.MARKET).pk
-    postings: list[tuple[int, Decimal]] = []
-
-    # --- opens: positions, fills, fee entries -------------------------------------------
+    book = _Book(
+        now=timezone.now(),
+        fees=account_system(Account.Kind.PLATFORM_FEES).pk,
+        market=account_system(Account.Kind.MARKET).pk,
+    )
     if opens:
-        result.opened = bulk_insert(
-            Position,
-            [
-                {
-                    "account_id": o.account_id,
-                    "lead_position_id": o.lead_position_id,
-                    "instrument_id": o.instrument_id,
-                    "side": o.side,
-                    "margin_mode": o.margin_mode,
-                    "leverage": o.leverage,
-                    "size": o.size,
-                    "opened_size": o.size,
-                    "entry_price": o.price,
-                    "lead_entry_price": o.reference_price,
-                    "margin": o.margin,
-                    "fees": o.fee,
-                    "explanation": o.explanation,
-                    "opened_by_event_id": o.lead_event_id,
-                    "opened_at": now,
-                }
-                for o in opens
-            ],
-        )
-        bulk_insert(
-            Fill,
-            [
-                {
-                    "position_id": pid,
-                    "lead_event_id": o.lead_event_id,
-                    "action": Fill.Action.OPEN,
-                    "quantity": o.size,
-                    "price": o.price,
-                    "reference_price": o.reference_price,
-                    "fee": o.fee,
-                    "created_at": now,
-                }
-                for pid, o in zip(result.opened, opens, strict=True)
-            ],
-            returning=None,
-        )
-        fees_total = ZERO
-        for o in opens:
-            if o.fee:
-                postings.append((o.account_id, -o.fee))
-                fees_total += o.fee
-        postings.append((fees_acc, fees_total))
-
-    # --- closes --------------------------------------------------------------------------
+        result.opened = _apply_opens(opens, book)
     if closes:
-        insurance_acc = account_system(Account.Kind.INSURANCE).pk
-        rows = {
-            r["id"]: r
-            for r in Position.objects.filter(pk__in=[c.position_id for c in closes]).values(
-                "id",
-                "account_id",
-                "size",
-                "opened_size",
-                "margin",
-                "realized_pnl",
-                "fees",
-                "exit_price",
-                "status",
-            )
-        }
-        account_ids = {r["account_id"] for r in rows.values()}
-        balances = dict(Account.objects.filter(pk__in=account_ids).values_list("pk", "balance"))
-        updates = []
-        fills = []
-        for c in closes:
-            row = rows[c.position_id]
-            if row["status"] != Position.Status.OPEN or c.quantity > row["size"]:
-                raise ValueError(f"position {c.position_id} cannot close {c.quantity}")
-            closed_before = row["opened_size"] - row["size"]
-            new_size = row["size"] - c.quantity
-            exit_price = (
-                c.price
-                if closed_before == 0 or row["exit_price"] is None
-                else usdt(
-                    (row["exit_price"] * closed_before + c.price * c.quantity)
-                    / (closed_before + c.quantity)
-                )
-            )
-            new_margin = ZERO if new_size == 0 else max(ZERO, row["margin"] - c.margin_released)
-            updates.append(
-                {
-                    "id": c.position_id,
-                    "size": new_size,
-                    "margin": new_margin,
-                    "realized_pnl": row["realized_pnl"] + c.realized_pnl,
-                    "fees": row["fees"] + c.fee,
-                    "exit_price": exit_price,
-                    "status": Position.Status.OPEN if new_size > 0 else Position.Status.CLOSED,
-                    "close_reason": "" if new_size > 0 else c.reason,
-                    "closed_at": None if new_size > 0 else now,
-                }
-            )
-            if new_size == 0:
-                result.closed.append(c.position_id)
-            fills.append(
-                {
-                    "position_id": c.position_id,
-                    "lead_event_id": c.lead_event_id,
-                    "action": c.action,
-                    "quantity": c.quantity,
-                    "price": c.price,
-                    "reference_price": c.reference_price,
-                    "fee": c.fee,
-                    "realized_pnl": c.realized_pnl,
-                    "created_at": now,
-                }
-            )
-            # Money: the account gains realized - fee; a loss it cannot pay is the insurance
-            # fund's (the position should have been liquidated before; SPEC §4).
-            acc = row["account_id"]
-            net = c.realized_pnl - c.fee
-            postings += [(market_acc, -c.realized_pnl), (fees_acc, c.fee)]
-            if balances[acc] + net >= 0:
-                postings.append((acc, net))
-                balances[acc] += net
-            else:
-                shortfall = -(balances[acc] + net)
-                postings += [(acc, -balances[acc]), (insurance_acc, -shortfall)]
-                result.insurance_paid += shortfall
-                balances[acc] = ZERO
-        bulk_set(
-            Position,
-            updates,
-            [
-                "size",
-                "margin",
-                "realized_pnl",
-                "fees",
-                "exit_price",
-                "status",
-                "close_reason",
-                "closed_at",
-            ],
-        )
-        bulk_insert(Fill, fills, returning=None)
-
+        result.closed, result.insurance_paid = _apply_closes(closes, book)
     if margin_changes:
-        current = dict(
-            Position.objects.filter(pk__in=[m.position_id for m in margin_changes]).values_list(
-                "pk", "leverage"
-            )
-        )
-        bulk_set(
-            Position,
-            [
-                {
-                    "id": m.position_id,
-                    "margin": m.margin,
-                    "leverage": m.leverage or current[m.position_id],
-                }
-                for m in margin_changes
-            ],
-            ["margin", "leverage"],
-        )
-
-    merged = _merge(postings)
-    if len(merged) >= 2:
-        ledger_post_batch(
-            [
-                EntrySpec(
-                    key=key,
-                    kind=JournalEntry.Kind.REALIZED_PNL
-                    if closes
-                    else JournalEntry.Kind.TRADING_FEE,
-                    postings=merged,
-                    memo=memo or f"{len(opens)} opens, {len(closes)} closes",
-                )
-            ]
-        )
+        _apply_margin_changes(margin_changes)
+    _post(book, key=key, memo=memo or f"{len(opens)} opens, {len(closes)} closes", closes=closes)
     return result
+
+
+@dataclass
+class _Book:
+    """The postings one call books, netted per account into one entry at the end."""
+
+    now: object
+    fees: int
+    market: int
+    postings: list[tuple[int, Decimal]] = field(default_factory=list)
+
+
+def _apply_opens(opens: Sequence[OpenSpec], book: _Book) -> list[int]:
+    """New positions and their fills; each open's fee moves account -> platform fees."""
+    ids = bulk_insert(
+        Position,
+        [
+            {
+                "account_id": o.account_id,
+                "lead_position_id": o.lead_position_id,
+                "instrument_id": o.instrument_id,
+                "side": o.side,
+                "margin_mode": o.margin_mode,
+                "leverage": o.leverage,
+                "size": o.size,
+                "opened_size": o.size,
+                "entry_price": o.price,
+                "lead_entry_price": o.reference_price,
+                "margin": o.margin,
+                "fees": o.fee,
+                "explanation": o.explanation,
+                "opened_by_event_id": o.lead_event_id,
+                "opened_at": book.now,
+            }
+            for o in opens
+        ],
+    )
+    bulk_insert(
+        Fill,
+        [
+            {
+                "position_id": pid,
+                "lead_event_id": o.lead_event_id,
+                "action": Fill.Action.OPEN,
+                "quantity": o.size,
+                "price": o.price,
+                "reference_price": o.reference_price,
+                "fee": o.fee,
+                "created_at": book.now,
+            }
+            for pid, o in zip(ids, opens, strict=True)
+        ],
+        returning=None,
+    )
+    fees_total = ZERO
+    for o in opens:
+        if o.fee:
+            book.postings.append((o.account_id, -o.fee))
+            fees_total += o.fee
+    book.postings.append((book.fees, fees_total))
+    return ids
+
+
+_CLOSE_READ = (
+    "id", "account_id", "size", "opened_size", "margin", "realized_pnl", "fees", "exit_price",
+    "status",
+)  # fmt: skip
+_CLOSE_WRITE = (
+    "size", "margin", "realized_pnl", "fees", "exit_price", "status", "close_reason", "closed_at",
+)  # fmt: skip
+
+
+def _apply_closes(closes: Sequence[CloseSpec], book: _Book) -> tuple[list[int], Decimal]:
+    """Shrink or close positions, record their fills, book realized PnL and fees. Returns the
+    ids now fully closed and what the insurance fund paid."""
+    rows = {
+        r["id"]: r
+        for r in Position.objects.filter(pk__in=[c.position_id for c in closes]).values(
+            *_CLOSE_READ
+        )
+    }
+    balances = dict(
+        Account.objects.filter(pk__in={r["account_id"] for r in rows.values()}).values_list(
+            "pk", "balance"
+        )
+    )
+    insurance = account_system(Account.Kind.INSURANCE).pk
+    updates, fills, closed, paid = [], [], [], ZERO
+    for c in closes:
+        row = rows[c.position_id]
+        updates.append(_closed_row(row, c, book.now))
+        if updates[-1]["size"] == 0:
+            closed.append(c.position_id)
+        fills.append(_close_fill(c, book.now))
+        paid += _close_postings(book, row["account_id"], c, balances, insurance)
+    bulk_set(Position, updates, _CLOSE_WRITE)
+    bulk_insert(Fill, fills, returning=None)
+    return closed, paid
+
+
+def _closed_row(row: dict, c: CloseSpec, now) -> dict:
+    if row["status"] != Position.Status.OPEN or c.quantity > row["size"]:
+        raise ValueError(f"position {c.position_id} cannot close {c.quantity}")
+    closed_before = row["opened_size"] - row["size"]
+    new_size = row["size"] - c.quantity
+    if closed_before == 0 or row["exit_price"] is None:
+        exit_price = c.price
+    else:  # the average close price, for display
+        exit_price = usdt(
+            (exact(row["exit_price"]) * exact(closed_before) + exact(c.price) * exact(c.quantity))
+            / exact(closed_before + c.quantity)
+        )
+    still_open = new_size > 0
+    return {
+        "id": c.position_id,
+        "size": new_size,
+        "margin": max(ZERO, row["margin"] - c.margin_released) if still_open else ZERO,
+        "realized_pnl": row["realized_pnl"] + c.realized_pnl,
+        "fees": row["fees"] + c.fee,
+        "exit_price": exit_price,
+        "status": Position.Status.OPEN if still_open else Position.Status.CLOSED,
+        "close_reason": "" if still_open else c.reason,
+        "closed_at": None if still_open else now,
+    }
+
+
+def _close_fill(c: CloseSpec, now) -> dict:
+    return {
+        "position_id": c.position_id,
+        "lead_event_id": c.lead_event_id,
+        "action": c.action,
+        "quantity": c.quantity,
+        "price": c.price,
+        "reference_price": c.reference_price,
+        "fee": c.fee,
+        "realized_pnl": c.realized_pnl,
+        "created_at": now,
+    }
+
+
+def _close_postings(
+    book: _Book, acc: int, c: CloseSpec, balances: dict[int, Decimal], insurance: int
+) -> Decimal:
+    """The account gains realized - fee; a loss it cannot pay is the insurance fund's (the
+    position should have been liquidated before; SPEC §4). Returns what insurance paid."""
+    net = c.realized_pnl - c.fee
+    book.postings += [(book.market, -c.realized_pnl), (book.fees, c.fee)]
+    if balances[acc] + net >= 0:
+        book.postings.append((acc, net))
+        balances[acc] += net
+        return ZERO
+    shortfall = -(balances[acc] + net)
+    book.postings += [(acc, -balances[acc]), (insurance, -shortfall)]
+    balances[acc] = ZERO
+    return shortfall
+
+
+def _apply_margin_changes(margin_changes: Sequence[MarginSpec]) -> None:
+    current = dict(
+        Position.objects.filter(pk__in=[m.position_id for m in margin_changes]).values_list(
+            "pk", "leverage"
+        )
+    )
+    bulk_set(
+        Position,
+        [
+            {
+                "id": m.position_id,
+                "margin": m.margin,
+                "leverage": m.leverage or current[m.position_id],
+            }
+            for m in margin_changes
+        ],
+        ["margin", "leverage"],
+    )
+
+
+def _post(book: _Book, *, key: str, memo: str, closes: Sequence[CloseSpec]) -> None:
+    merged = _merge(book.postings)
+    if len(merged) < 2:
+        return
+    kind = JournalEntry.Kind.REALIZED_PNL if closes else JournalEntry.Kind.TRADING_FEE
+    ledger_post_batch([EntrySpec(key=key, kind=kind, postings=merged, memo=memo)])
 
 
 def market_close_spec(
@@ -295,10 +310,10 @@ def market_close_spec(
     lead_event_id: int | None = None,
 ) -> CloseSpec:
     """The spec for closing ``quantity`` of ``position`` (any object with id, side, size,
-    margin, entry_price) at ``price``. Realized PnL rounds toward minus infinity and the fee
-    down (SPEC §3); a full close releases all the margin, a partial one its share rounded
+    margin, entry_price) at ``price``. Realized PnL and the fee round toward zero
+    (SPEC §3, apps/core/money.py); a full close releases all the margin, a partial one its share rounded
     down. Mirrored closes get the same numbers from the pure engine (apps.smart_sync)."""
-    from apps.core.money import usdt_down, usdt_floor
+    from apps.core.money import usdt_down
     from apps.market import math as pmath
 
     cv = instrument.contract_value
@@ -306,13 +321,13 @@ def market_close_spec(
         position_id=position.id,
         quantity=quantity,
         price=price,
-        realized_pnl=usdt_floor(
+        realized_pnl=usdt_down(
             pmath.realized_pnl(position.side, quantity, cv, position.entry_price, price)
         ),
-        fee=usdt_down(pmath.notional(quantity, cv, price) * instrument.taker_fee),
+        fee=usdt_down(exact(pmath.notional(quantity, cv, price)) * exact(instrument.taker_fee)),
         margin_released=position.margin
         if quantity == position.size
-        else usdt_down(position.margin * quantity / position.size),
+        else usdt_down(exact(position.margin) * exact(quantity) / exact(position.size)),
         reason=reason,
         lead_event_id=lead_event_id,
     )

@@ -15,12 +15,13 @@ import uuid
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from apps.core.exceptions import ApplicationError, Conflict, InsufficientFunds, NotFound
 from apps.core.inputs import parse_decimal
-from apps.core.money import to_decimal, to_lot, usdt, usdt_down
+from apps.core.money import exact, fmt_amount, to_decimal, to_lot, usdt, usdt_down
+from apps.core.transactions import money_atomic
 from apps.ledger.models import Account, JournalEntry
 from apps.ledger.services import account_create, account_main, ledger_post
 from apps.market import math as pmath
@@ -131,7 +132,7 @@ def lead_trader_approve(
         raise ApplicationError(
             f"No user with the e-mail {email!r}.", fields={"email": "No such user."}
         ) from None
-    with transaction.atomic(durable=True):
+    with money_atomic():
         if LeadTrader.objects.filter(user=user).exists():
             raise Conflict(f"{user.email} is already a lead trader.", code="already_lead")
         if LeadTrader.objects.filter(nickname__iexact=nickname).exists():
@@ -165,7 +166,7 @@ def lead_trader_approve(
 def lead_trader_end(*, lead: LeadTrader | int, actor=None) -> LeadTrader:
     """End the strategy: no more copies can start; every copy is stopped by mirroring the
     ``ended`` event (positions closed at market, profit share settled, cash returned)."""
-    with transaction.atomic(durable=True):
+    with money_atomic():
         locked = _lock_lead(lead)
         locked.status = LeadTrader.Status.ENDED
         locked.ended_at = timezone.now()
@@ -189,7 +190,7 @@ def lead_transfer(
     if direction not in ("in", "out"):
         raise ApplicationError("Direction must be in or out.", fields={"direction": "in or out"})
     key = key or f"lead-transfer:{uuid.uuid4()}"
-    with transaction.atomic(durable=True):
+    with money_atomic():
         locked = LeadTrader.objects.select_for_update().get(pk=lead.pk)
         lead_acc_id = locked.futures_account_id if market == "futures" else locked.spot_account_id
         main = account_main(user=locked.user)
@@ -201,9 +202,9 @@ def lead_transfer(
             free = account_figures_one(lead_acc_id).available
             if amount > free:
                 raise InsufficientFunds(
-                    f"Only {usdt_down(free)} USDT is free in your lead {market} account "
+                    f"Only {fmt_amount(free)} USDT is free in your lead {market} account "
                     "(margin in use stays).",
-                    fields={"amount_usdt": f"At most {usdt_down(free)}."},
+                    fields={"amount_usdt": f"At most {fmt_amount(free)}."},
                 )
             postings = [(lead_acc_id, -amount), (main.pk, amount)]
         ledger_post(
@@ -231,6 +232,39 @@ def _parse_leverage(value, instrument: Instrument) -> int:
     return lev
 
 
+def _refuse_without_equity(equity: Decimal) -> None:
+    """Smart Sync sizes every copy by the lead's share of equity: with no positive equity
+    (isolated losses can exceed the free cash) there is no share to copy."""
+    if equity <= 0:
+        raise ApplicationError(
+            f"Your lead futures account's equity is {fmt_amount(equity)} USDT: you cannot open "
+            "a position until it is above 0. Transfer funds in or close losing positions first.",
+            code="no_equity",
+            fields={"margin_usdt": "Your account equity must be above 0."},
+        )
+
+
+def open_quote(
+    *, instrument: Instrument, margin: Decimal, leverage: int, price: Decimal
+) -> tuple[Decimal, Decimal, Decimal]:
+    """What an open of ``margin`` USDT at ``leverage`` will be at ``price``: (contracts, margin
+    used, fee). Each is one exact quotient rounded once (SPEC §3). Refuses a margin below the
+    minimum size. The lead console shows this before the lead confirms."""
+    inst, lev = instrument, leverage
+    size = to_lot(exact(margin) * lev / (exact(price) * exact(inst.contract_value)), inst.lot_size)
+    if size < inst.min_size:
+        need = usdt_down(pmath.initial_margin(inst.min_size, inst.contract_value, price, lev))
+        raise ApplicationError(
+            f"Margin too small: the minimum size {inst.min_size.normalize()} contracts needs "
+            f"{fmt_amount(need)} USDT at {lev}x.",
+            code="below_min_size",
+            fields={"margin_usdt": f"At least {fmt_amount(need)}."},
+        )
+    used = usdt_down(pmath.initial_margin(size, inst.contract_value, price, lev))
+    fee = usdt_down(exact(pmath.notional(size, inst.contract_value, price)) * exact(inst.taker_fee))
+    return size, used, fee
+
+
 def lead_position_open(
     *,
     lead: LeadTrader,
@@ -250,25 +284,16 @@ def lead_position_open(
         )
     lev = _parse_leverage(leverage, inst)
     margin = parse_amount(margin, field="margin_usdt", label="Margin")
-    with transaction.atomic(durable=True):
+    with money_atomic():
         locked = _lock_lead(lead)
         Account.objects.select_for_update().get(pk=locked.futures_account_id)
         figures = account_figures_one(locked.futures_account_id)
+        _refuse_without_equity(figures.equity)
         price = venue_price(instrument=inst, side=_exec_side(side, opening=True))
-        size = to_lot(margin * lev / (price * inst.contract_value), inst.lot_size)
-        if size < inst.min_size:
-            need = usdt_down(pmath.initial_margin(inst.min_size, inst.contract_value, price, lev))
-            raise ApplicationError(
-                f"Margin too small: the minimum size {inst.min_size} needs about {need} USDT "
-                f"at {lev}x.",
-                code="below_min_size",
-                fields={"margin_usdt": f"At least {need}."},
-            )
-        used = usdt_down(pmath.initial_margin(size, inst.contract_value, price, lev))
-        fee = usdt_down(pmath.notional(size, inst.contract_value, price) * inst.taker_fee)
+        size, used, fee = open_quote(instrument=inst, margin=margin, leverage=lev, price=price)
         if used + fee > figures.available:
             raise InsufficientFunds(
-                f"Margin {used} + fee {fee} USDT exceeds the {usdt_down(figures.available)} USDT "
+                f"Margin {used} + fee {fmt_amount(fee)} USDT exceeds the {fmt_amount(figures.available)} USDT "
                 "available in your lead futures account.",
                 fields={"margin_usdt": "Not enough available."},
             )
@@ -320,11 +345,11 @@ def lead_position_close(*, lead: LeadTrader, position: Position | int, fraction)
             "Fraction must be greater than 0 and at most 1 (1 closes all).",
             fields={"fraction": "0 < fraction <= 1"},
         )
-    with transaction.atomic(durable=True):
+    with money_atomic():
         locked = _lock_lead(lead)
         pos = _lock_own_position(locked, position)
         inst = pos.instrument
-        qty = pos.size if f == 1 else to_lot(pos.size * f, inst.lot_size)
+        qty = pos.size if f == 1 else to_lot(exact(pos.size) * exact(f), inst.lot_size)
         if pos.size - qty < inst.min_size:
             qty = pos.size
         if qty <= 0:
@@ -344,7 +369,8 @@ def lead_position_close(*, lead: LeadTrader, position: Position | int, fraction)
             leverage=pos.leverage,
             fill_price=price,
             size=qty,
-            fraction=Decimal(1) if full else qty / pos.size,
+            lead_size_before=pos.size,  # followers close exactly size x qty / this
+            fraction=Decimal(1) if full else qty / pos.size,  # display only
         )
         positions_apply(
             key=f"lead-event:{event.pk}",
@@ -367,7 +393,7 @@ def lead_position_close(*, lead: LeadTrader, position: Position | int, fraction)
 
 def lead_position_leverage(*, lead: LeadTrader, position: Position | int, leverage) -> Position:
     """Change a sub-position's leverage; its margin becomes entry notional / new leverage."""
-    with transaction.atomic(durable=True):
+    with money_atomic():
         locked = _lock_lead(lead)
         pos = _lock_own_position(locked, position)
         lev = _parse_leverage(leverage, pos.instrument)
@@ -383,8 +409,8 @@ def lead_position_leverage(*, lead: LeadTrader, position: Position | int, levera
             free = account_figures_one(locked.futures_account_id).available
             if new_margin - pos.margin > free:
                 raise InsufficientFunds(
-                    f"Lowering leverage to {lev}x needs {new_margin - pos.margin} USDT more "
-                    f"margin; {usdt_down(free)} USDT is available.",
+                    f"Lowering leverage to {lev}x needs {fmt_amount(new_margin - pos.margin)} USDT more "
+                    f"margin; {fmt_amount(free)} USDT is available.",
                     fields={"leverage": "Not enough available."},
                 )
         event = LeadEvent.objects.create(
@@ -416,7 +442,7 @@ def lead_position_margin(*, lead: LeadTrader, position: Position | int, amount) 
             "Amount must not be 0: a positive amount adds margin, a negative one reduces it.",
             fields={"amount_usdt": "Non-zero number."},
         )
-    with transaction.atomic(durable=True):
+    with money_atomic():
         locked = _lock_lead(lead)
         pos = _lock_own_position(locked, position)
         if pos.margin_mode != MarginMode.ISOLATED:
@@ -430,8 +456,8 @@ def lead_position_margin(*, lead: LeadTrader, position: Position | int, amount) 
             free = account_figures_one(locked.futures_account_id).available
             if delta > free:
                 raise InsufficientFunds(
-                    f"Only {usdt_down(free)} USDT is available to add.",
-                    fields={"amount_usdt": f"At most {usdt_down(free)}."},
+                    f"Only {fmt_amount(free)} USDT is available to add.",
+                    fields={"amount_usdt": f"At most {fmt_amount(free)}."},
                 )
         else:
             floor = usdt_down(
@@ -441,8 +467,8 @@ def lead_position_margin(*, lead: LeadTrader, position: Position | int, amount) 
             )
             if pos.margin + delta < floor:
                 raise ApplicationError(
-                    f"Margin cannot go below {floor} USDT (entry notional / leverage); "
-                    f"you can reduce by at most {max(Decimal(0), pos.margin - floor)} USDT.",
+                    f"Margin cannot go below {fmt_amount(floor)} USDT (entry notional / leverage); "
+                    f"you can reduce by at most {fmt_amount(max(Decimal(0), pos.margin - floor))} USDT.",
                     code="below_initial_margin",
                     fields={"amount_usdt": "Too much."},
                 )

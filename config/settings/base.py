@@ -279,3 +279,5 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+    # a lead event whose mirroring crashed this many times is marked failed (no longer blocks)
+    "EVENT_MAX_ATTEMPTS": env.int("SMART_SYNC_EVENT_MAX_ATTEMPTS", default=5),

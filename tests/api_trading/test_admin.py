@@ -47,8 +47,8 @@ def test_trading_admin_pages_render(admin_client_, btc, django_capture_on_commit
         f"/admin/positions/position/?q={copy.account.code}",
         f"/admin/positions/position/{pos.pk}/change/",
         "/admin/positions/leadevent/",
-        "/admin/positions/leadevent/?mirrored=no",
-        "/admin/positions/leadevent/?mirrored=yes",
+        "/admin/positions/leadevent/?status__exact=pending",
+        "/admin/positions/leadevent/?status__exact=failed",
         "/admin/positions/fill/",
         "/admin/fees/profitsharesettlement/",
     ):

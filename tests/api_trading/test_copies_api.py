@@ -410,3 +410,31 @@ def test_events_show_a_missed_copy_with_its_reason(btc, django_capture_on_commit
     events = client_for(copy.follower).get(f"/api/v1/copies/{copy.pk}/events/").data["results"]
     assert events[0]["kind"] == "missed"
     assert "minimum size" in events[0]["reason"]
+
+
+def test_at_most_20_active_copies(btc):
+    # given a follower with 20 active copies of 20 different lead traders (SPEC §5.1)
+    user = follower_make("2200")
+    client = client_for(user)
+    leads = [lead_make() for _ in range(21)]
+    for lead in leads[:20]:
+        r = client.post(
+            "/api/v1/copies/", {"trader": lead.pk, "total_investment_usdt": "100"}, format="json"
+        )
+        assert r.status_code == 201, r.data
+    # when they try a 21st
+    r = client.post(
+        "/api/v1/copies/", {"trader": leads[20].pk, "total_investment_usdt": "100"}, format="json"
+    )
+    # then it is refused with a message, and no money moved
+    assert r.status_code == 409
+    assert r.data["code"] == "too_many_copies"
+    assert "20 active copies" in r.data["detail"]
+    assert _main_balance(user) == Decimal("200")
+    # and once one copy stopped, a new one may start
+    first = Copy.objects.filter(follower=user).order_by("pk").first()
+    assert client.post(f"/api/v1/copies/{first.pk}/stop/").status_code == 200
+    r = client.post(
+        "/api/v1/copies/", {"trader": leads[20].pk, "total_investment_usdt": "100"}, format="json"
+    )
+    assert r.status_code == 201, r.data

@@ -222,7 +222,7 @@ def test_lead_transfer_and_account(btc):
         "/api/v1/lead/transfer/", {"market": "futures", "direction": "out", "amount_usdt": "2000"}
     )
     assert (r.status_code, r.data["code"]) == (400, "insufficient_funds")
-    assert "1997.5" in r.data["detail"]
+    assert "1,997.50 USDT" in r.data["detail"]
     r = client.post(
         "/api/v1/lead/transfer/", {"market": "futures", "direction": "out", "amount_usdt": "997.5"}
     )
@@ -499,9 +499,11 @@ def test_lead_ends_own_strategy_and_copies_stop(btc, django_capture_on_commit_ca
     assert client_for(copy.follower).get(f"/api/v1/copies/{copy.pk}/").data["equity_usdt"] == (
         "0.00000000"
     )
-    # and a second end is refused: trading endpoints no longer admit an ended lead
+    # and a second end is refused as a conflict with a message (or, with the first request's
+    # Idempotency-Key, answered with the first answer)
     r = client_for(lead.user).post("/api/v1/lead/end/")
-    assert r.status_code == 403
+    assert r.status_code == 409
+    assert r.data["code"] == "lead_not_active"
 
 
 def test_operator_endpoints_refuse_non_staff(btc):

@@ -76,7 +76,7 @@ def test_same_event_delivered_twice_at_once_mirrors_once(unmirrored_open):
     assert sorted(results) == [0, 30]
     assert_mirrored_once(event, copies)
     event.refresh_from_db()
-    assert event.mirrored_at is not None
+    assert event.mirrored_at is not None and event.status == "mirrored"
 
 
 def test_two_workers_with_overlapping_chunks_mirror_once(unmirrored_open):

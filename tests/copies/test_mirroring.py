@@ -186,7 +186,7 @@ def test_event_on_unlinked_sub_position_changes_nothing(btc, mirror):
     # then the copy is untouched
     assert not Position.objects.filter(account=copy.account).exists()
     assert not CopyEvent.objects.filter(copy=copy, lead_event__isnull=False).exists()
-    assert LeadEvent.objects.filter(mirrored_at__isnull=True).count() == 0
+    assert LeadEvent.objects.filter(status=LeadEvent.Status.PENDING).count() == 0
 
 
 def test_position_closed_by_hand_ignores_later_lead_close(btc, mirror):
@@ -309,7 +309,7 @@ def test_events_are_mirrored_in_order_even_if_tasks_arrive_reversed(
     lead_event_mirror(close_event.pk)
     pos = follower_position(copy)
     assert pos.status == "closed"
-    assert LeadEvent.objects.filter(mirrored_at__isnull=True).count() == 0
+    assert LeadEvent.objects.filter(status=LeadEvent.Status.PENDING).count() == 0
 
 
 def test_stop_loss_copy_not_copying_gets_no_new_opens(btc, mirror):
@@ -336,4 +336,4 @@ def test_dispatching_a_close_first_catches_up_its_open(btc, django_capture_on_co
     # then it is not marked done early: the open is mirrored first, then the close
     pos = follower_position(copy)
     assert pos.status == "closed" and pos.close_reason == "lead"
-    assert not LeadEvent.objects.filter(mirrored_at__isnull=True).exists()
+    assert not LeadEvent.objects.filter(status=LeadEvent.Status.PENDING).exists()

@@ -193,7 +193,7 @@ def test_operator_withdrawal_larger_than_balance_is_refused(staff_client):
     # then
     assert response.status_code == 400
     assert response.json()["code"] == "insufficient_funds"
-    assert "100.00000000" in response.json()["detail"]
+    assert "balance 100.00 USDT" in response.json()["detail"]
     assert _main_balance(user) == Decimal("100")
 
 

@@ -177,7 +177,7 @@ def test_ledger_post_refuses_to_make_a_user_account_negative_and_writes_nothing(
             postings=[(main, Decimal("-30.00000001")), (fees, Decimal("30.00000001"))],
         )
     # then: a clear message, nothing moved, the key stays free
-    assert "main:" in err.value.message and "30.00000000" in err.value.message
+    assert "main:" in err.value.message and "balance 30.00 USDT" in err.value.message
     assert err.value.code == "insufficient_funds"
     assert _balance(main) == Decimal("30")
     assert JournalEntry.objects.count() == entries_before

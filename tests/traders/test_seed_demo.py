@@ -56,7 +56,7 @@ def test_seed_demo_builds_the_demo_and_is_idempotent(db):
     assert mirrored.size == 1 and mirrored.margin == 100
     sol = Position.objects.get(account_id=leads["SolSurfer"].futures_account_id)
     assert (sol.side, sol.margin_mode, sol.leverage) == ("short", "isolated", 3)
-    assert not LeadEvent.objects.filter(mirrored_at__isnull=True).exists()
+    assert not LeadEvent.objects.filter(status=LeadEvent.Status.PENDING).exists()
     before = counts()
 
     # when it runs again

@@ -194,7 +194,7 @@ class Command(BaseCommand):
         from apps.positions.models import LeadEvent
 
         for event_id in (
-            LeadEvent.objects.filter(mirrored_at__isnull=True)
+            LeadEvent.objects.filter(status=LeadEvent.Status.PENDING)
             .order_by("pk")
             .values_list("pk", flat=True)
         ):
