@@ -85,3 +85,26 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.kind}: {self.message[:40]}"
+
+
+class IdempotencyRecord(models.Model):
+    """The answer to a money-moving request made with an idempotency key, written in the same
+    transaction as the request's effect (apps.accounts.idempotency): a record exists if and only
+    if the effect committed. Unique per (user, key)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+", db_index=False)
+    key = models.CharField(max_length=255)
+    scope = models.CharField(max_length=255)  # what was asked: "POST /api/v1/copies/", a form
+    fingerprint = models.CharField(max_length=64)  # sha256 of the request body
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    body = models.TextField(blank=True)  # the first answer as JSON text, keys in their order
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_one_per_user_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.key} {self.scope}"

@@ -13,6 +13,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.idempotency import idempotent_post
 from apps.copies import selectors, services
 from apps.copies.models import Copy, CopyEvent
 from apps.copies.selectors import CopyFigures
@@ -244,6 +245,7 @@ class CopyListApi(APIView):
         request=CopyStartInputSerializer,
         responses={201: CopySerializer, **WRITE_ERRORS},
     )
+    @idempotent_post
     def post(self, request):
         data = CopyStartInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -304,6 +306,7 @@ class CopyInvestmentApi(APIView):
         request=CopyInvestmentInputSerializer,
         responses={200: CopySerializer, **WRITE_ERRORS},
     )
+    @idempotent_post
     def post(self, request, copy_id: int):
         data = CopyInvestmentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -326,6 +329,7 @@ class CopyStopApi(APIView):
         request=None,
         responses={200: CopySerializer, **WRITE_ERRORS},
     )
+    @idempotent_post
     def post(self, request, copy_id: int):
         copy = selectors.copy_get_for_user(user=request.user, copy_id=copy_id)
         services.copy_stop(copy=copy, user=request.user)
@@ -366,6 +370,7 @@ class CopyPositionCloseApi(APIView):
         request=None,
         responses={200: CopyPositionSerializer, **WRITE_ERRORS},
     )
+    @idempotent_post
     def post(self, request, copy_id: int, position_id: int):
         copy = selectors.copy_get_for_user(user=request.user, copy_id=copy_id)
         pos = services.copy_position_close(copy=copy, position=position_id, user=request.user)

@@ -14,6 +14,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.idempotency import idempotent_post
 from apps.core.api import ErrorSerializer, MoneyField
 from apps.core.exceptions import ApplicationError
 from apps.ledger import selectors, services
@@ -114,6 +115,7 @@ class OperatorDepositApi(_OperatorMovementApi):
         responses={201: OperatorMovementOutputSerializer, **OPERATOR_ERRORS},
         summary="Credit a deposit to a user's main account (staff only)",
     )
+    @idempotent_post
     def post(self, request):
         return super().post(request)
 
@@ -130,5 +132,6 @@ class OperatorWithdrawalApi(_OperatorMovementApi):
         summary="Record a withdrawal from a user's main account (staff only)",
         description="400 with code `insufficient_funds` when the main balance is short.",
     )
+    @idempotent_post
     def post(self, request):
         return super().post(request)

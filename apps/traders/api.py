@@ -14,6 +14,7 @@ from rest_framework.permissions import AllowAny, BasePermission, IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.idempotency import idempotent_post
 from apps.copies.models import Copy
 from apps.core.api import PAGE_PARAMETERS, ErrorSerializer, MoneyField, Pagination, paginated
 from apps.core.exceptions import ApplicationError
@@ -333,6 +334,7 @@ class LeadTransferApi(_LeadApi):
         request=TransferInputSerializer,
         responses={200: LeadAccountSerializer, **WRITE_ERRORS},
     )
+    @idempotent_post
     def post(self, request):
         data = TransferInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -393,6 +395,7 @@ class LeadPositionListApi(_LeadApi):
         request=PositionOpenInputSerializer,
         responses={201: LeadPositionSerializer, **WRITE_ERRORS},
     )
+    @idempotent_post
     def post(self, request):
         data = PositionOpenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -420,6 +423,7 @@ class LeadPositionCloseApi(_LeadApi):
         request=PositionCloseInputSerializer,
         responses={200: LeadPositionSerializer, **WRITE_ERRORS},
     )
+    @idempotent_post
     def post(self, request, position_id: int):
         data = PositionCloseInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -438,6 +442,7 @@ class LeadPositionLeverageApi(_LeadApi):
         request=PositionLeverageInputSerializer,
         responses={200: LeadPositionSerializer, **WRITE_ERRORS},
     )
+    @idempotent_post
     def post(self, request, position_id: int):
         data = PositionLeverageInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -455,6 +460,7 @@ class LeadPositionMarginApi(_LeadApi):
         request=PositionMarginInputSerializer,
         responses={200: LeadPositionSerializer, **WRITE_ERRORS},
     )
+    @idempotent_post
     def post(self, request, position_id: int):
         data = PositionMarginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -507,6 +513,7 @@ class OperatorLeadTraderEndApi(APIView):
         request=None,
         responses={200: TraderDetailSerializer, **WRITE_ERRORS},
     )
+    @idempotent_post
     def post(self, request, trader_id: int):
         lead = selectors.trader_get(trader_id=trader_id)
         services.lead_trader_end(lead=lead, actor=request.user)
@@ -515,6 +522,8 @@ class OperatorLeadTraderEndApi(APIView):
 
 
 class LeadEndApi(_LeadApi):
+    allow_ended_lead = True  # ending again is a 409 from the service (or a replay of the first)
+
     @extend_schema(
         operation_id="lead_end",
         tags=["lead"],
@@ -525,6 +534,7 @@ class LeadEndApi(_LeadApi):
         request=None,
         responses={200: TraderDetailSerializer, **WRITE_ERRORS},
     )
+    @idempotent_post
     def post(self, request):
         services.lead_trader_end(lead=request.lead, actor=request.user)
         row = selectors.trader_get_with_figures(trader_id=request.lead.pk)

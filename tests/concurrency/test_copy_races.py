@@ -71,3 +71,30 @@ def test_stop_racing_a_decrease_leaves_no_money_behind(lead):
     assert Account.objects.get(pk=copy.account_id).balance == 0
     assert Account.objects.get(owner=follower, kind="main").balance == D("1000")
     assert all(isinstance(e, ApplicationError) for e in errors)
+
+
+def test_four_requests_with_one_idempotency_key_open_one_position(lead):
+    # given a lead trader's API client and one idempotency key, sent four times at once
+    from apps.positions.models import Position
+    from tests.api_trading.conftest import client_for
+
+    body = {
+        "instrument": "BTC-USDT-SWAP",
+        "side": "long",
+        "margin_mode": "cross",
+        "leverage": 5,
+        "margin_usdt": "1000",
+    }
+
+    def post():
+        r = client_for(lead.user).post(
+            "/api/v1/lead/positions/", body, format="json", HTTP_IDEMPOTENCY_KEY="same-key"
+        )
+        return r.status_code, r.json()
+
+    results, errors = run_together(*[post] * 4)
+    # then every request gets the same 201 answer and one position exists
+    assert not errors
+    assert {status for status, _ in results} == {201}
+    assert len({str(body) for _, body in results}) == 1
+    assert Position.objects.filter(account_id=lead.futures_account_id).count() == 1
