@@ -30,16 +30,3 @@ def price_feed_tick() -> int:
         logger.debug("price_feed_tick skipped: PRICE_FEED=%s", settings.PRICE_FEED)
         return 0
     return len(feed_tick())
-
-
-@shared_task(name="apps.market.tasks.heartbeat", soft_time_limit=30, time_limit=60)
-def heartbeat(token: str) -> str:
-    """Diagnostic: set the BTC-USDT-SWAP price to ``Decimal(token)``. It proves that a real
-    worker consumed a message and wrote to the database (the live-worker test and operator
-    smoke checks read the price back). Nothing in the product calls it."""
-    from decimal import Decimal
-
-    from apps.market.services import price_set
-
-    price = price_set(instrument="BTC-USDT-SWAP", price=Decimal(token), source="operator")
-    return str(price.price)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import time
-from decimal import Decimal
 
 import pytest
 
@@ -14,15 +13,19 @@ pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.redis]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_heartbeat_runs_on_a_live_worker_and_writes_the_price(postgres, redis_url):
+def test_heartbeat_runs_on_a_live_worker_and_touches_nothing_users_own(postgres, redis_url):
+    from apps.core.models import Heartbeat
+    from apps.core.tasks import heartbeat
     from apps.market.models import Price
-    from apps.market.tasks import heartbeat
     from tests.factories.market import instrument
+    from tests.factories.trading import set_price
 
-    # given the instrument (an earlier transactional test may have flushed the seeded one),
+    # given a priced instrument (the old heartbeat overwrote the BTC price) and a worker on a
+    # queue nobody else listens to
     instrument("BTC-USDT-SWAP")
-    # a worker on a queue nobody else listens to, and a price no one else would set
-    token = f"{random.randint(10_000, 99_999)}.{random.randint(0, 9)}"
+    set_price("BTC-USDT-SWAP", "50000")
+    prices_before = list(Price.objects.values_list("instrument_id", "price", "updated_at"))
+    token = f"live-{random.randint(10_000, 99_999)}"
     queue = unique_queue("heartbeat")
 
     with run_worker([queue]) as worker, celery_not_eager():
@@ -31,14 +34,14 @@ def test_heartbeat_runs_on_a_live_worker_and_writes_the_price(postgres, redis_ur
 
         # then the worker writes it to PostgreSQL within the time limit
         deadline = time.monotonic() + 30
-        price = None
+        beat = None
         while time.monotonic() < deadline:
-            price = Price.objects.filter(instrument__name="BTC-USDT-SWAP").first()
-            if price is not None and price.price == Decimal(token):
+            beat = Heartbeat.objects.filter(token=token).first()
+            if beat is not None:
                 break
             assert worker.poll() is None, "the worker died"
             time.sleep(0.25)
-        assert price is not None and price.price == Decimal(token), (
-            f"the worker did not set BTC-USDT-SWAP to {token} within 30 s (got {price})"
-        )
-        assert price.source == "operator"
+        assert beat is not None, f"the worker did not record heartbeat {token} within 30 s"
+        assert beat.worker  # the worker's host name
+    # and no price (nor anything else a user owns) moved
+    assert list(Price.objects.values_list("instrument_id", "price", "updated_at")) == prices_before
