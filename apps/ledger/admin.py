@@ -1,16 +1,27 @@
 """Ledger admin: read-only views of accounts, entries and postings.
 
-Operators never edit money here. The only write is the "Reverse selected entries" action,
-which calls ``ledger_reverse`` (a new, balanced reversal entry per selected entry).
+Operators never edit money here. The writes go through the ledger services, like the API:
+"Reverse selected entries" calls ``ledger_reverse`` (a new, balanced reversal entry per selected
+entry), and a main account's "Deposit or withdraw" page calls ``deposit_credit`` /
+``withdrawal_record`` with an idempotency key minted when the form is shown, so a double click
+or a resubmitted form books the movement once.
 """
 
 from __future__ import annotations
 
+import uuid
+
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from apps.core.exceptions import ApplicationError
+from apps.core.money import fmt_usdt
 from apps.ledger.models import Account, JournalEntry, Posting
-from apps.ledger.services import ledger_reverse
+from apps.ledger.services import deposit_credit, ledger_reverse, withdrawal_record
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -24,6 +35,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class MovementForm(forms.Form):
+    direction = forms.ChoiceField(
+        choices=[("deposit", "Deposit (money in)"), ("withdrawal", "Withdrawal (money out)")],
+        widget=forms.RadioSelect,
+    )
+    amount = forms.CharField(label="Amount (USDT)", max_length=40)
+    key = forms.CharField(widget=forms.HiddenInput)
+
+
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
     list_display = ("code", "kind", "owner", "balance", "created_at")
@@ -31,6 +51,72 @@ class AccountAdmin(ReadOnlyAdmin):
     search_fields = ("code", "owner__email")
     list_select_related = ("owner",)
     readonly_fields = ("code", "kind", "owner", "balance", "created_at")
+    change_form_template = "admin/ledger/account/change_form.html"
+    actions = ["money_movement"]
+
+    def has_movement_permission(self, request) -> bool:
+        return request.user.is_superuser or request.user.has_perm("ledger.add_journalentry")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.movement_view)
+        return [
+            path("<int:account_id>/movement/", view, name="ledger_account_movement"),
+            *super().get_urls(),
+        ]
+
+    @admin.action(description="Deposit or withdraw for the owner", permissions=["movement"])
+    def money_movement(self, request, queryset):
+        mains = list(queryset.filter(kind=Account.Kind.MAIN)[:2])
+        if len(mains) != 1 or queryset.count() != 1:
+            self.message_user(
+                request, "Select exactly one main account to deposit to or withdraw from.",
+                messages.ERROR,
+            )  # fmt: skip
+            return None
+        return redirect("admin:ledger_account_movement", account_id=mains[0].pk)
+
+    def movement_view(self, request, account_id: int):
+        if not self.has_movement_permission(request):
+            raise PermissionDenied
+        account = get_object_or_404(Account, pk=account_id, kind=Account.Kind.MAIN)
+        if request.method == "POST":
+            form = MovementForm(request.POST)
+            if form.is_valid() and self._move(request, form, account):
+                return redirect("admin:ledger_account_change", account.pk)
+        else:
+            form = MovementForm(initial={"direction": "deposit", "key": uuid.uuid4().hex})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Deposit or withdraw: {account.owner}",
+            "account": account,
+            "balance": fmt_usdt(account.balance),
+            "form": form,
+            "opts": self.model._meta,
+            "back": reverse("admin:ledger_account_change", args=[account.pk]),
+        }
+        return TemplateResponse(request, "admin/ledger/account/movement.html", context)
+
+    def _move(self, request, form: MovementForm, account: Account) -> bool:
+        data = form.cleaned_data
+        service = deposit_credit if data["direction"] == "deposit" else withdrawal_record
+        try:
+            entry = service(
+                user=account.owner,
+                amount=data["amount"],
+                key=f"admin-{data['direction']}:{data['key']}",
+                operator=request.user,
+            )
+        except ApplicationError as exc:
+            form.add_error("amount", exc.fields.get("amount") or exc.message)
+            return False
+        account.refresh_from_db()
+        self.message_user(
+            request,
+            f"{entry.get_kind_display()} of {fmt_usdt(data['amount'])} USDT booked for "
+            f"{account.owner} (entry #{entry.pk}); main balance now {fmt_usdt(account.balance)} USDT.",
+            messages.SUCCESS,
+        )
+        return True
 
 
 class PostingInline(admin.TabularInline):

@@ -30,6 +30,10 @@ class InstrumentAdmin(admin.ModelAdmin):
     list_filter = ("kind", "active")
     search_fields = ("name", "base_asset")
 
+    def has_delete_permission(self, request, obj=None):
+        # Positions and fills point at instruments: retire one with "active", never delete it.
+        return False
+
 
 class PriceAdminForm(forms.ModelForm):
     class Meta:
@@ -62,6 +66,10 @@ class PriceAdmin(admin.ModelAdmin):
     list_filter = ("instrument__kind", "source")
     search_fields = ("instrument__name",)
     readonly_fields = ("source", "updated_at")
+
+    def has_delete_permission(self, request, obj=None):
+        # Without a price nothing can be valued or traded: change it, never delete it.
+        return False
 
     def get_readonly_fields(self, request, obj=None):
         # The instrument of an existing price row never changes: add a row for another one.

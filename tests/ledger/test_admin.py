@@ -77,3 +77,60 @@ def test_reverse_action_is_hidden_from_staff_without_the_right(client):
     # then
     assert response.status_code == 200
     assert b"reverse_entries" not in response.content
+
+
+def _movement(client, account, **data):
+    url = reverse("admin:ledger_account_movement", args=[account.pk])
+    return client.post(url, data, follow=True)
+
+
+def test_operator_deposits_and_withdraws_from_the_admin_once_per_form(admin_client_):
+    # given a user with 10 USDT and the movement page of their main account
+    user = user_with_main_balance("10")
+    main = account_main(user=user)
+    page = admin_client_.get(reverse("admin:ledger_account_change", args=[main.pk]))
+    assert b"Deposit or withdraw" in page.content
+    form = admin_client_.get(reverse("admin:ledger_account_movement", args=[main.pk]))
+    assert form.status_code == 200 and b"10.00 USDT" in form.content
+    key = form.context["form"].initial["key"]
+
+    # when the operator books a deposit of 250, and the browser sends the form twice
+    for _ in range(2):
+        r = _movement(admin_client_, main, direction="deposit", amount="250", key=key)
+        assert r.status_code == 200
+    # then it is booked once, through the ledger service (an entry against the external world)
+    main.refresh_from_db()
+    assert main.balance == Decimal("260")
+    assert (
+        JournalEntry.objects.filter(kind="deposit", idempotency_key=f"admin-deposit:{key}").count()
+        == 1
+    )
+    assert "main balance now 260.00 USDT" in " ".join(str(m) for m in get_messages(r.wsgi_request))
+
+    # and a withdrawal above the balance is refused on the form, changing nothing
+    r = _movement(admin_client_, main, direction="withdrawal", amount="1000", key="k2")
+    assert r.status_code == 200 and b"Insufficient funds" in r.content
+    main.refresh_from_db()
+    assert main.balance == Decimal("260")
+    # and a typo is refused with the field's message
+    r = _movement(admin_client_, main, direction="deposit", amount="12abc", key="k3")
+    assert b"Enter a number." in r.content
+    # and a withdrawal within the balance is booked
+    _movement(admin_client_, main, direction="withdrawal", amount="60", key="k4")
+    main.refresh_from_db()
+    assert main.balance == Decimal("200")
+
+
+def test_only_main_accounts_have_a_movement_page(admin_client_):
+    from apps.ledger.services import account_system
+
+    external = account_system(Account.Kind.EXTERNAL)
+    url = reverse("admin:ledger_account_movement", args=[external.pk])
+    assert admin_client_.get(url).status_code == 404
+
+
+def test_staff_without_the_right_cannot_move_money(client):
+    user = user_with_main_balance("10")
+    client.force_login(user_make(is_staff=True))
+    url = reverse("admin:ledger_account_movement", args=[account_main(user=user).pk])
+    assert client.get(url).status_code == 403

@@ -57,3 +57,16 @@ def test_admin_pages_render(admin_client_):
     ):
         assert admin_client_.get(url).status_code == 200, url
     assert admin_client_.get("/admin/market/pricetick/add/").status_code == 403
+
+
+@pytest.mark.parametrize("model", ["instrument", "price"])
+def test_instruments_and_prices_cannot_be_deleted_from_the_admin(admin_client, model):
+    from apps.market.models import Instrument, Price
+    from tests.factories.trading import set_price
+
+    set_price("BTC-USDT-SWAP", "50000")
+    obj = {"instrument": Instrument, "price": Price}[model].objects.first()
+    r = admin_client.get(f"/admin/market/{model}/{obj.pk}/delete/")
+    assert r.status_code == 403
+    changelist = admin_client.get(f"/admin/market/{model}/")
+    assert b'value="delete_selected"' not in changelist.content
