@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable
 from functools import wraps
 
@@ -98,6 +99,38 @@ class _Refused(Exception):
     def __init__(self, response):
         super().__init__(response.status_code)
         self.response = response
+
+
+FORM_FIELD = "idempotency_key"
+
+
+def form_key() -> str:
+    """A fresh key for a money-moving form, minted when the form is rendered (hidden field
+    ``idempotency_key``): a double click or a browser resubmit sends the same key again."""
+    return uuid.uuid4().hex
+
+
+def idempotent_form(
+    request, *, scope: str, payload: object, run: Callable[[], dict]
+) -> tuple[dict, bool]:
+    """A money-moving form's POST through ``idempotent``: ``run`` calls one service and returns
+    what the page needs afterwards (e.g. ``{"redirect": url}``), stored as the first answer.
+    Returns ``(answer, replayed)``. A refusal (ApplicationError) propagates to the view, which
+    shows it on the form; nothing is recorded then."""
+    key = request.POST.get(FORM_FIELD, "")
+    if not key:
+        raise ApplicationError(
+            "This form is out of date: reload the page and try again.",
+            code="invalid_idempotency_key",
+        )
+
+    def wrapped() -> tuple[int, dict]:
+        return 200, run()
+
+    _, body, replayed = idempotent(
+        user=request.user, key=f"form:{key}", scope=scope, payload=payload, run=wrapped
+    )
+    return body, replayed
 
 
 def _payload(request) -> object:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.shortcuts import render
-from django.urls import Resolver404, resolve
+from django.urls import NoReverseMatch, reverse
 
 from apps.core.exceptions import NotFound
 from apps.market.selectors import price_board
@@ -16,16 +16,22 @@ from apps.positions.selectors import position_list, position_upnl
 from apps.traders.models import LeadTrader
 from apps.traders.selectors import trader_get_with_figures, trader_list_with_figures
 
-COPY_WIZARD_PATH = "/copies/new/"
 
-
-def _copy_wizard_url(trader_id: int) -> str | None:
-    """The copy wizard's address for this trader, or None while the portal does not exist."""
-    try:
-        resolve(COPY_WIZARD_PATH)
-    except Resolver404:
-        return None
-    return f"{COPY_WIZARD_PATH}?trader={trader_id}"
+def _copy_cta(request, figures) -> dict:
+    """What the profile offers instead of a bare Copy button: copy (the wizard), "this is you"
+    (a lead on their own profile), full, or ended, each with words a person understands."""
+    lead = figures.lead
+    if not lead.is_active:
+        return {"state": "ended"}
+    if request.user.is_authenticated and request.user.pk == lead.user_id:
+        return {"state": "self"}
+    if figures.copiers >= lead.max_copiers:
+        return {"state": "full"}
+    try:  # TEMPORARY until the copy wizard's route exists (the portal work adds "copy_new")
+        url = f"{reverse('copy_new')}?trader={lead.pk}"
+    except NoReverseMatch:
+        url = ""
+    return {"state": "copy", "url": url}
 
 
 def _board_rows(status: str | None) -> list[dict]:
@@ -70,6 +76,6 @@ def trader_profile(request, trader_id: int):
             "figures": figures,
             "lead": lead,
             "positions": rows,
-            "copy_url": _copy_wizard_url(lead.pk) if lead.is_active else None,
+            "cta": _copy_cta(request, figures),
         },
     )

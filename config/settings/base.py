@@ -71,6 +71,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.accounts.context_processors.nav",
+                "apps.traders.context_processors.nav_lead",
             ],
             "builtins": ["apps.core.templatetags.money"],
         },

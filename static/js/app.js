@@ -43,3 +43,15 @@
     console.error("CSP violation:", evt.violatedDirective, evt.blockedURI || "(inline)");
   });
 })();
+
+/* Live figures: elements with data-poll refresh with hx-trigger="every 5s"; skip the request
+   while the tab is hidden (the CSP rules forbid htmx trigger filters, so it is done here). */
+(function () {
+  "use strict";
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var elt = evt.detail && evt.detail.elt;
+    if (elt && elt.hasAttribute && elt.hasAttribute("data-poll") && document.visibilityState !== "visible") {
+      evt.preventDefault();
+    }
+  });
+})();

@@ -28,8 +28,28 @@ def test_trader_profile_shows_the_open_position(client, seeded):
     assert "10.00" in html  # contracts
     assert "50,000.00" in html and "1,000.00" in html  # entry price, margin
     assert "10%" in html
-    # the copy wizard is not there yet: a disabled button says so
-    assert "The copy wizard arrives with the portal" in html
+    # a visitor is offered Copy, and no roadmap words
+    assert ">Copy</a>" in html and "arrives" not in html
+
+
+def test_a_lead_sees_no_copy_button_on_their_own_profile(client, seeded):
+    alpha = LeadTrader.objects.get(nickname="AlphaWhale")
+    client.force_login(alpha.user)
+    html = client.get(f"/traders/{alpha.pk}/").content.decode()
+    assert ">Copy</a>" not in html
+    assert "This is your own profile" in html
+
+
+def test_a_full_trader_cannot_be_copied(client, seeded):
+    alpha = LeadTrader.objects.get(nickname="AlphaWhale")
+    LeadTrader.objects.filter(pk=alpha.pk).update(max_copiers=1)  # the demo follower copies
+    html = client.get(f"/traders/{alpha.pk}/").content.decode()
+    assert ">Copy</a>" not in html and "Full: 1 of 1 copiers" in html
+
+
+def test_the_directory_title_names_the_page_once(client, seeded):
+    html = client.get("/traders/").content.decode()
+    assert "<title>Lead traders · Smart Sync</title>" in html
 
 
 def test_trader_profile_of_an_isolated_short(client, seeded):
