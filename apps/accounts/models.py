@@ -60,6 +60,7 @@ class Notification(models.Model):
         LIQUIDATION = "liquidation", "Liquidation"
         LEAD_ENDED = "lead_ended", "Lead trader ended strategy"
         PROFIT_SHARE = "profit_share", "Profit share settled"
+        FUNDING = "funding", "Funding"
         DEPOSIT = "deposit", "Deposit"
         WITHDRAWAL = "withdrawal", "Withdrawal"
         LEAD_APPROVED = "lead_approved", "Lead trader approved"

@@ -52,9 +52,17 @@ class Copy(models.Model):
         max_length=10, choices=StopLossAction.choices, default=StopLossAction.CLOSE_ALL
     )
     copying = models.BooleanField(default=True)  # False once stop loss stops new opens
+    # Total Stop Loss for Trader triggered (SPEC §7): when, and the figures it saw (copy PnL,
+    # equity, the mark of each instrument held, the action taken). The copy is "stopping" from
+    # then until no position remains, when its cash returns and it is stopped.
+    stop_loss_triggered_at = models.DateTimeField(null=True, blank=True)
+    stop_loss_trigger = models.JSONField(default=dict, blank=True)
     profit_share_ratio = MoneyField(default=Decimal("0.10"))
     high_water_mark = MoneyField(default=0)
     profit_share_paid = MoneyField(default=0)
+    # What a settlement could not pay because the copy's cash was short: owed, paid first at the
+    # next settlement (SPEC §8 as amended by the risk-and-fees issue).
+    profit_share_owed = MoneyField(default=0)
     # Lead events with an id <= this happened before the copy started: never mirrored to it.
     start_after_event_id = models.BigIntegerField(default=0)
     started_at = models.DateTimeField(auto_now_add=True)
@@ -86,6 +94,15 @@ class Copy(models.Model):
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
 
+    @property
+    def is_stopping(self) -> bool:
+        """Total Stop Loss triggered: no new opens; stops once no position remains."""
+        return self.is_active and self.stop_loss_triggered_at is not None
+
+    @property
+    def display_status(self) -> str:
+        return "stopping" if self.is_stopping else self.status
+
 
 class CopyEvent(models.Model):
     class Kind(models.TextChoices):
@@ -99,6 +116,8 @@ class CopyEvent(models.Model):
         MANUAL_CLOSE = "manual_close", "Closed by hand"
         STOP_LOSS = "stop_loss", "Stop loss triggered"
         LIQUIDATED = "liquidated", "Liquidated"
+        FUNDING = "funding", "Funding"
+        HANDED_OVER = "handed_over", "Positions handed over"
         PROFIT_SHARE = "profit_share", "Profit share settled"
         LEAD_ENDED = "lead_ended", "Lead trader ended strategy"
         STOPPED = "stopped", "Copy stopped"

@@ -71,6 +71,9 @@ class Position(models.Model):
     status = models.CharField(max_length=6, choices=Status.choices, default=Status.OPEN)
     close_reason = models.CharField(max_length=16, choices=CloseReason.choices, blank=True)
     explanation = models.JSONField(default=dict, blank=True)
+    # Handed over to the follower by Total Stop Loss for Trader (action "hand over"): later lead
+    # events no longer touch it; the follower closes it.
+    handed_over = models.BooleanField(default=False)
     opened_by_event = models.ForeignKey(
         "positions.LeadEvent",
         on_delete=models.PROTECT,
