@@ -1,6 +1,6 @@
 # Two commands matter: `make run` and `make test`. Both create .venv on first use.
 # DATABASE_URL and CELERY_BROKER_URL come from the environment; without them: SQLite in
-# db.sqlite3 and the filesystem broker in .broker/ (no server needed).
+# db.sqlite3 and the embedded broker beside it in db.sqlite3-broker (no server needed).
 
 # The first Python >= 3.11 on PATH (override with `make PYTHON=/path/to/python3.12 ...`).
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
@@ -28,6 +28,8 @@ migrate: venv
 seed: migrate
 	$(PY) manage.py seed_demo
 
+# gunicorn + a Celery worker with beat; a child that dies is restarted (apps/core/runner.py).
+# Static files come from the finders through whitenoise (config/settings/local.py): no collectstatic.
 run: seed
 	PORT=$(PORT) $(PY) -m apps.core.runner
 

@@ -1,7 +1,8 @@
 """`make bench`: run every benchmark in bench/ and print what each one measures.
 
 Each bench/<name>.py (other than this file and files starting with "_") runs as its own process
-from the project root, so one benchmark's state cannot skew the next. Benchmarks are measured on
+from the project root, so one benchmark's state cannot skew the next. bench/soak.py (30 minutes)
+runs only when named: `make bench BENCH=soak`. Benchmarks are measured on
 PostgreSQL: without a PostgreSQL DATABASE_URL this refuses (exit 2). Exit 1 if any benchmark fails.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/smartsync_bench make bench [BENCH="name ..."]
@@ -18,6 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 POSTGRES_SCHEMES = ("postgres://", "postgresql://", "pgsql://")
+ON_REQUEST = {"soak"}  # long-running: only when named (BENCH=soak)
 
 
 def discover(names: list[str]) -> list[Path]:
@@ -28,8 +30,8 @@ def discover(names: list[str]) -> list[Path]:
     )
     if names:
         wanted = {name.removesuffix(".py") for name in names}
-        found = [path for path in found if path.stem in wanted]
-    return found
+        return [path for path in found if path.stem in wanted]
+    return [path for path in found if path.stem not in ON_REQUEST]
 
 
 def main(argv: list[str]) -> int:

@@ -93,9 +93,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             ),
         }
     )
-else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Connections are bounded per process. DB_POOL_SIZE > 0 (the runner sets it for the web
+    # server to its thread count) gives each process a psycopg pool of at most that many
+    # connections, closing idle ones after a minute; threads beyond it wait up to 10 s. Without
+    # a pool a connection lives for one request or task (CONN_MAX_AGE=0): a long-lived value
+    # leaks one connection per short-lived thread (runserver), which exhausted max_connections.
+    DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=0)
+    if DB_POOL_SIZE > 0:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django requires 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": DB_POOL_SIZE,
+            "timeout": 10,
+            "max_idle": 60,
+        }
+    else:
+        DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+        DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -225,18 +240,21 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- Celery ---------------------------------------------------------------------------------
-# Default broker: kombu's filesystem transport in .broker/ so `make run` needs no server.
-BROKER_DIR = Path(env("BROKER_DIR", default=str(BASE_DIR / ".broker")))
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("in", "processed"):
-        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "in"),
-        "data_folder_out": str(BROKER_DIR / "in"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "store_processed": False,
-    }
+# Default broker: the embedded one (apps/core/broker.py), an SQLite file beside the SQLite
+# database (db.sqlite3 -> db.sqlite3-broker; on PostgreSQL .broker/<name>.sqlite3), so
+# `make run` needs no server and another database never shares a queue. Transactional: a
+# worker never reads a half-written message. CELERY_BROKER_URL=redis://... for production.
+_db_name = str(DATABASES["default"].get("NAME") or "")
+_db_sqlite = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+if _db_sqlite and _db_name and ":memory:" not in _db_name and "mode=memory" not in _db_name:
+    _embedded_broker = f"sqlite:///{Path(_db_name).resolve()}-broker"
+else:  # PostgreSQL, or SQLite in memory
+    _embedded_broker = (
+        f"sqlite:///{BASE_DIR / '.broker' / ('memory' if _db_sqlite else _db_name)}.sqlite3"
+    )
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or _embedded_broker
+if CELERY_BROKER_URL.startswith("sqlite://"):
+    CELERY_BROKER_TRANSPORT = "apps.core.broker:Transport"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
@@ -270,6 +288,8 @@ SMART_SYNC = {
     "DEFAULT_MAX_COPIERS": env.int("SMART_SYNC_DEFAULT_MAX_COPIERS", default=1000),
     "MIRROR_CHUNK_SIZE": env.int("SMART_SYNC_MIRROR_CHUNK_SIZE", default=1000),
     "SWEEP_AFTER_S": env.int("SMART_SYNC_SWEEP_AFTER_S", default=15),
+    # a lead event whose mirroring crashed this many times is marked failed (no longer blocks)
+    "EVENT_MAX_ATTEMPTS": env.int("SMART_SYNC_EVENT_MAX_ATTEMPTS", default=5),
 }
 
 LOGGING = {
@@ -280,5 +300,3 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
-    # a lead event whose mirroring crashed this many times is marked failed (no longer blocks)
-    "EVENT_MAX_ATTEMPTS": env.int("SMART_SYNC_EVENT_MAX_ATTEMPTS", default=5),

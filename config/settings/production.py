@@ -5,7 +5,7 @@ from .base import env
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
-# No embedded broker in production: the filesystem transport is for one machine's demo.
+# No embedded broker in production: the SQLite one (apps/core/broker.py) is for one machine.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
