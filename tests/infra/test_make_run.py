@@ -105,10 +105,10 @@ def run_env(folder: Path, port: int) -> dict[str, str]:
 class Runner:
     """``python -m apps.core.runner`` on a copy of the seeded database, with its log."""
 
-    def __init__(self, seeded: Path, folder: Path):
+    def __init__(self, seeded: Path, folder: Path, port: int | None = None):
         shutil.copy(seeded, folder / "db.sqlite3")
         self.db = folder / "db.sqlite3"
-        self.port = free_port()
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log: list[str] = []
         self.proc = subprocess.Popen(
@@ -240,3 +240,29 @@ def test_the_runner_restarts_a_killed_child_and_the_site_answers_again(runner):
     # and Ctrl-C (SIGTERM) still stops everything, with exit code 0
     assert runner.stop() == 0
     assert not runner.logged("did not stop")
+
+
+def test_a_child_that_cannot_start_stops_the_runner_with_an_error(seeded_db, tmp_path):
+    # given the port is already taken by another program
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        r = Runner(seeded_db, tmp_path, port=taken.getsockname()[1])
+        try:
+            # when the web server fails to bind, again and again (restarted 1 s, then 2 s later)
+            code = r.proc.wait(timeout=90)
+            r.reader.join(timeout=5)
+
+            # then the runner gives up after 3 failures, says so, stops the worker and exits 1
+            assert code == 1
+            assert len(r.logged(r"web exited with code 1")) == 3
+            assert r.logged("web failed 3 times before the site came up; stopping")
+            assert not r.logged("is up at")
+            worker = r.child_pid("worker")
+            with pytest.raises(ProcessLookupError):
+                os.kill(worker, 0)
+        except BaseException:
+            print("--- runner output ---\n" + "".join(r.log))
+            raise
+        finally:
+            r.kill()
