@@ -31,12 +31,12 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from apps.accounts.models import Notification, User
+from apps.core.bulk import bulk_insert
 from apps.core.exceptions import ApplicationError
 
 logger = logging.getLogger(__name__)
 
 BAD_CREDENTIALS = "Unable to log in with the provided e-mail and password."
-BULK_BATCH_SIZE = 1000
 
 
 def email_normalize(email: str) -> str:
@@ -159,18 +159,18 @@ def notification_create(
 def notifications_create_bulk(*, rows: Sequence[tuple[int, str, str, dict]]) -> int:
     """Fan one notice out to many users: ``rows`` are ``(user_id, kind, message, data)``.
 
-    A few INSERT statements per ``BULK_BATCH_SIZE`` rows, never a query per user. No e-mail here:
-    rows keep ``emailed_at`` NULL and ``notifications_email_pending`` sends them as digests later.
+    One INSERT statement (apps.core.bulk), never a query per user. No e-mail here: rows keep
+    ``emailed_at`` NULL and ``notifications_email_pending`` sends them as digests later.
     Returns the number of notifications written.
     """
     valid = set(Notification.Kind.values)
-    objs = []
+    out = []
     for user_id, kind, message, data in rows:
         if kind not in valid:
             raise ApplicationError(f"Unknown notification kind {kind!r}.", code="invalid_kind")
-        objs.append(Notification(user_id=user_id, kind=kind, message=message, data=data or {}))
-    Notification.objects.bulk_create(objs, batch_size=BULK_BATCH_SIZE)
-    return len(objs)
+        out.append({"user_id": user_id, "kind": kind, "message": message, "data": data or {}})
+    bulk_insert(Notification, out, returning=None)
+    return len(out)
 
 
 def notifications_mark_read(*, user: User, ids: list[int] | None = None) -> int:

@@ -87,7 +87,8 @@ def eligible_copies(event: LeadEvent, lead_id: int) -> QuerySet[Copy]:
     """Copies that should receive this event and have not yet: active copies that started
     before it, without a CopyEvent for it; opens only to copies still copying (a triggered
     stop loss stops new opens); position events only to copies holding a linked open
-    position (a sub-position the copy never linked, or closed by hand, changes nothing)."""
+    position not handed over (a sub-position the copy never linked, closed by hand or handed
+    over by a stop loss, changes nothing)."""
     qs = Copy.objects.filter(
         lead_id=lead_id,
         market=Copy.Market.FUTURES,
@@ -108,6 +109,7 @@ def eligible_copies(event: LeadEvent, lead_id: int) -> QuerySet[Copy]:
                     account_id=OuterRef("account_id"),
                     lead_position_id=event.position_id,
                     status=Position.Status.OPEN,
+                    handed_over=False,  # handed over by a stop loss: the lead no longer steers it
                 )
             )
         )
@@ -429,6 +431,9 @@ class _Plan:
         )
         for row, position_id in zip(self.open_rows, result.opened, strict=True):
             row["position_id"] = position_id
+        for row in self.events:  # what each close really moved (after any loss cap)
+            if row.get("position_id") in result.close_amounts:
+                row["amount"] = result.close_amounts[row["position_id"]]
         bulk_insert(CopyEvent, self.events, returning=None)
         if self.notices:
             notifications_create_bulk(rows=self.notices)

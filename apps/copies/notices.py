@@ -87,3 +87,67 @@ def mirror_failed(
 def investment_changed(*, copy_id: int, new_total: Decimal, increased: bool) -> str:
     """The history line of a Modify (a CopyEvent reason, not a notification)."""
     return f"Total Investment {'increased' if increased else 'decreased'} to {usdt_text(new_total)}"
+
+
+def _closed_words(rows, amounts) -> str:
+    parts = []
+    for row in rows:
+        lost = -amounts.get(row.id, 0)
+        parts.append(
+            f"{row.size.normalize()} contracts {row.side} at {fmt_usdt(row.mark)} "
+            f"(loss {usdt_text(lost)})"
+        )
+    return "; ".join(parts)
+
+
+def copy_liquidated(
+    *, user_id: int, copy_id: int, nickname: str, rows, amounts: dict, cross: bool
+) -> Notice:
+    why = "its cross margin level fell to 100%" if cross else "the liquidation price was reached"
+    return (
+        user_id,
+        "liquidation",
+        f"Liquidated in your copy of {nickname}: {why}. Closed {_closed_words(rows, amounts)}. "
+        "A loss never exceeds the margin (isolated) or the copy's equity (cross).",
+        {"copy": copy_id},
+    )
+
+
+def lead_liquidated(*, user_id: int, rows, amounts: dict, cross: bool) -> Notice:
+    why = "the cross margin level fell to 100%" if cross else "the liquidation price was reached"
+    return (
+        user_id,
+        "liquidation",
+        f"Liquidated in your lead futures account: {why}. Closed {_closed_words(rows, amounts)}. "
+        "Your copiers' linked positions close at market.",
+        {},
+    )
+
+
+_ACTION_WORDS = {
+    "close_all": "all its positions are closed at market and its cash returns to your main account",
+    "keep": "its open positions stay and follow the lead trader's closes; the cash returns "
+    "once the last one closes",
+    "hand_over": "its open positions are yours to close (the lead trader no longer steers them); "
+    "the cash returns once the last one closes",
+}
+
+
+def stop_loss_triggered(
+    *,
+    user_id: int,
+    copy_id: int,
+    nickname: str,
+    pnl: Decimal,
+    stop_loss: Decimal,
+    action: str,
+    open_positions: int,
+) -> Notice:
+    then = _ACTION_WORDS[action] if open_positions else "its cash returns to your main account"
+    return (
+        user_id,
+        "stop_loss",
+        f"Total Stop Loss for Trader triggered on your copy of {nickname}: PnL "
+        f"{usdt_text(pnl)} reached -{usdt_text(stop_loss)}. It copies no new positions; {then}.",
+        {"copy": copy_id},
+    )

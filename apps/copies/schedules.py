@@ -20,3 +20,17 @@ def schedules_ensure() -> None:
             "are dispatched again. Safe to run any time: mirroring is idempotent.",
         },
     )
+    sweep, _ = IntervalSchedule.objects.get_or_create(
+        every=settings.SMART_SYNC["RISK_SWEEP_S"], period=IntervalSchedule.SECONDS
+    )
+    PeriodicTask.objects.get_or_create(
+        name="Risk sweep: liquidations and Total Stop Loss",
+        defaults={
+            "task": "apps.copies.tasks.risk_sweep",
+            "interval": sweep,
+            "queue": "prices",
+            "description": "Backstop of the risk pass that every price change runs: liquidates "
+            "positions past their liquidation price and cross accounts at <= 100% margin level, "
+            "triggers Total Stop Loss for Trader, stops copies whose last position closed.",
+        },
+    )

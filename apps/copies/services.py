@@ -449,7 +449,7 @@ def copy_position_close(*, copy: Copy | int, position: Position | int, user) -> 
             copy=locked,
             kind=CopyEvent.Kind.MANUAL_CLOSE,
             position_id=rows[0].id,
-            amount=specs[0].realized_pnl - specs[0].fee,
+            amount=result.close_amounts[rows[0].id],
             reason="Closed by you at market",
         )
     return Position.objects.get(pk=rows[0].id)
@@ -519,6 +519,9 @@ def _stop_return_cash(copies: list[Copy]) -> dict[int, Decimal]:
     """Everything left in each copy account goes back to its follower's main account."""
     balances = dict(
         Account.objects.filter(pk__in=[c.account_id for c in copies]).values_list("pk", "balance")
+        if locked.is_stopping and len(figs.positions) == 1:
+            # the last position of a copy whose Total Stop Loss triggered: the cash returns now
+            copies_stop_locked([locked], reason=Copy.StopReason.STOP_LOSS)
     )
     mains = main_account_ids({c.follower_id for c in copies})
     ledger_post_batch(

@@ -65,3 +65,39 @@ def lead_events_sweep(self) -> int:
     if ids:
         log.info("sweeper re-dispatched %d lead events", len(ids))
     return len(ids)
+
+
+RISK = {
+    "bind": True,
+    "acks_late": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": 1,
+    "retry_backoff_max": 10,
+    "max_retries": 5,
+    "soft_time_limit": 60,
+    "time_limit": 90,
+    "ignore_result": True,
+}
+
+
+@shared_task(name="apps.copies.tasks.risk_pass_instruments", **RISK)
+def risk_pass_instruments(self, instrument_ids: list[int]) -> int:
+    """After a price change: liquidations and stop losses for these instruments."""
+    from apps.copies.risk import risk_pass
+
+    report = risk_pass(instrument_ids=[int(i) for i in instrument_ids])
+    return report.liquidated_positions + report.stop_losses
+
+
+@shared_task(name="apps.copies.tasks.risk_sweep", **RISK)
+def risk_sweep(self) -> int:
+    """The backstop: the same pass over every instrument, every few seconds."""
+    from apps.copies.risk import risk_pass
+
+    report = risk_pass(instrument_ids=None)
+    if report.liquidated_positions or report.stop_losses or report.stopped:
+        log.info(
+            "risk sweep: %d positions liquidated, %d stop losses, %d copies stopped",
+            report.liquidated_positions, report.stop_losses, report.stopped,
+        )  # fmt: skip
+    return report.liquidated_positions + report.stop_losses

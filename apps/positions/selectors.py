@@ -41,6 +41,9 @@ class OpenPositionRow:
     margin: Decimal
     mark: Decimal | None
     contract_value: Decimal
+    mmr: Decimal | None = None
+    taker_fee: Decimal = ZERO
+    handed_over: bool = False
 
     @property
     def upnl(self) -> Decimal:
@@ -76,8 +79,8 @@ def open_positions_for_accounts(
 ) -> list[OpenPositionRow]:
     """Every open position of these accounts with its mark price: one query."""
     qs = Position.objects.filter(account_id__in=list(account_ids), status=Position.Status.OPEN)
-    if lead_position_id is not None:
-        qs = qs.filter(lead_position_id=lead_position_id)
+    if lead_position_id is not None:  # the positions a lead event can change (never handed over)
+        qs = qs.filter(lead_position_id=lead_position_id, handed_over=False)
     rows = list(
         qs.values_list(
             "id",
@@ -92,6 +95,9 @@ def open_positions_for_accounts(
             "margin",
             "instrument__price__price",
             "instrument__contract_value",
+            "instrument__mmr",
+            "instrument__taker_fee",
+            "handed_over",
         ).order_by("id")
     )
     return [OpenPositionRow(*r) for r in rows]
@@ -149,7 +155,9 @@ def account_figures_linked(
             fig.positions = [
                 p
                 for p in fig.positions
-                if lead_position_id is not None and p.lead_position_id == lead_position_id
+                if lead_position_id is not None
+                and p.lead_position_id == lead_position_id
+                and not p.handed_over
             ]
         return figures
     with connection.cursor() as cursor:

@@ -31,7 +31,7 @@ from apps.core.bulk import bulk_insert, bulk_set
 from apps.core.money import ZERO, exact, usdt
 from apps.ledger.models import Account, JournalEntry
 from apps.ledger.services import EntrySpec, account_system, ledger_post_batch
-from apps.positions.models import Fill, Position
+from apps.positions.models import Fill, MarginMode, Position
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,7 @@ class CloseSpec:
     lead_event_id: int | None = None
     reference_price: Decimal | None = None
     action: str = Fill.Action.CLOSE
+    forfeit: bool = False  # isolated liquidation: the account pays exactly the margin released
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,9 @@ class MarginSpec:
 class ApplyResult:
     opened: list[int] = field(default_factory=list)  # position ids, in the order of opens
     closed: list[int] = field(default_factory=list)  # position ids now fully closed
-    insurance_paid: Decimal = ZERO
+    insurance_paid: Decimal = ZERO  # net: deficits paid minus forfeited margin received
+    # position id -> what its close moved on the account (realized - fee, after any cap)
+    close_amounts: dict[int, Decimal] = field(default_factory=dict)
 
 
 def _merge(postings: list[tuple[int, Decimal]]) -> tuple[tuple[int, Decimal], ...]:
@@ -110,7 +113,7 @@ def positions_apply(
     if opens:
         result.opened = _apply_opens(opens, book)
     if closes:
-        result.closed, result.insurance_paid = _apply_closes(closes, book)
+        result.closed, result.insurance_paid, result.close_amounts = _apply_closes(closes, book)
     if margin_changes:
         _apply_margin_changes(margin_changes)
     _post(book, key=key, memo=memo or f"{len(opens)} opens, {len(closes)} closes", closes=closes)
@@ -180,42 +183,115 @@ def _apply_opens(opens: Sequence[OpenSpec], book: _Book) -> list[int]:
 
 _CLOSE_READ = (
     "id", "account_id", "size", "opened_size", "margin", "realized_pnl", "fees", "exit_price",
-    "status",
+    "status", "margin_mode",
 )  # fmt: skip
 _CLOSE_WRITE = (
     "size", "margin", "realized_pnl", "fees", "exit_price", "status", "close_reason", "closed_at",
 )  # fmt: skip
 
 
-def _apply_closes(closes: Sequence[CloseSpec], book: _Book) -> tuple[list[int], Decimal]:
-    """Shrink or close positions, record their fills, book realized PnL and fees. Returns the
-    ids now fully closed and what the insurance fund paid."""
+@dataclass(frozen=True)
+class _CloseMoney:
+    """What one close moves: the account's change, the fee charged, and what the insurance
+    fund receives (+, forfeited margin) or pays (-, a deficit)."""
+
+    account: Decimal
+    fee: Decimal
+    insurance: Decimal
+
+    @property
+    def realized(self) -> Decimal:  # recorded on the position: realized - fee == account
+        return self.account + self.fee
+
+
+def _apply_closes(
+    closes: Sequence[CloseSpec], book: _Book
+) -> tuple[list[int], Decimal, dict[int, Decimal]]:
+    """Shrink or close positions, record their fills, book realized PnL and fees, within the
+    loss caps (``_close_money``). Returns the ids now fully closed, what the insurance fund
+    paid net, and each close's effect on its account."""
     rows = {
         r["id"]: r
         for r in Position.objects.filter(pk__in=[c.position_id for c in closes]).values(
             *_CLOSE_READ
         )
     }
-    balances = dict(
-        Account.objects.filter(pk__in={r["account_id"] for r in rows.values()}).values_list(
-            "pk", "balance"
-        )
-    )
+    accounts = {r["account_id"] for r in rows.values()}
+    balances = dict(Account.objects.filter(pk__in=accounts).values_list("pk", "balance"))
+    floors = _isolated_floors(accounts, rows, closes)
     insurance = account_system(Account.Kind.INSURANCE).pk
-    updates, fills, closed, paid = [], [], [], ZERO
+    updates, fills, closed, paid, amounts = [], [], [], ZERO, {}
     for c in closes:
         row = rows[c.position_id]
-        updates.append(_closed_row(row, c, book.now))
+        money = _close_money(c, row, balances, floors)
+        updates.append(_closed_row(row, c, money, book.now))
         if updates[-1]["size"] == 0:
             closed.append(c.position_id)
-        fills.append(_close_fill(c, book.now))
-        paid += _close_postings(book, row["account_id"], c, balances, insurance)
+        fills.append(_close_fill(c, money, book.now))
+        book.postings += [
+            (row["account_id"], money.account),
+            (book.market, -c.realized_pnl),
+            (book.fees, money.fee),
+            (insurance, money.insurance),
+        ]
+        paid -= money.insurance
+        amounts[c.position_id] = amounts.get(c.position_id, ZERO) + money.account
     bulk_set(Position, updates, _CLOSE_WRITE)
     bulk_insert(Fill, fills, returning=None)
-    return closed, paid
+    return closed, paid, amounts
 
 
-def _closed_row(row: dict, c: CloseSpec, now) -> dict:
+def _isolated_floors(accounts, rows: dict, closes: Sequence[CloseSpec]) -> dict[int, Decimal]:
+    """Per account, the isolated margin that stays allocated after this batch: a cross loss may
+    never take it (it belongs to isolated positions, whose own losses are capped at it)."""
+    floors = {acc: ZERO for acc in accounts}
+    # only cross closes read the floor: skip the query when the batch has none
+    crossing = {
+        rows[c.position_id]["account_id"]
+        for c in closes
+        if rows[c.position_id]["margin_mode"] == MarginMode.CROSS
+    }
+    if not crossing:
+        return floors
+    for acc, margin in Position.objects.filter(
+        account_id__in=crossing, status=Position.Status.OPEN, margin_mode=MarginMode.ISOLATED
+    ).values_list("account_id", "margin"):
+        floors[acc] += margin
+    for c in closes:
+        row = rows[c.position_id]
+        if row["margin_mode"] == MarginMode.ISOLATED:
+            released = row["margin"] if c.quantity == row["size"] else c.margin_released
+            floors[row["account_id"]] -= released
+    return floors
+
+
+def _close_money(
+    c: CloseSpec, row: dict, balances: dict[int, Decimal], floors: dict[int, Decimal]
+) -> _CloseMoney:
+    """The loss caps (SPEC §4): an isolated close never takes more from the account than the
+    margin it releases (a liquidation takes exactly that: the rest is forfeited to the
+    insurance fund); a cross close never takes the isolated margins nor drives the account
+    negative. Whatever the market is owed beyond the cap, the insurance fund pays."""
+    acc = row["account_id"]
+    gain, fee = c.realized_pnl - c.fee, c.fee
+    if row["margin_mode"] == MarginMode.ISOLATED:
+        cap = row["margin"] if c.quantity == row["size"] else c.margin_released
+        if c.forfeit or -gain > cap:
+            fee = min(fee, cap)
+            gain = -cap
+    else:
+        room = max(ZERO, balances[acc] - floors[acc])
+        if -gain > room:
+            fee = min(fee, room)
+            gain = -room
+    if balances[acc] + gain < 0:  # never negative, whatever happened before
+        gain = -balances[acc]
+        fee = min(fee, -gain)
+    balances[acc] += gain
+    return _CloseMoney(account=gain, fee=fee, insurance=c.realized_pnl - gain - fee)
+
+
+def _closed_row(row: dict, c: CloseSpec, money: _CloseMoney, now) -> dict:
     if row["status"] != Position.Status.OPEN or c.quantity > row["size"]:
         raise ValueError(f"position {c.position_id} cannot close {c.quantity}")
     closed_before = row["opened_size"] - row["size"]
@@ -232,8 +308,8 @@ def _closed_row(row: dict, c: CloseSpec, now) -> dict:
         "id": c.position_id,
         "size": new_size,
         "margin": max(ZERO, row["margin"] - c.margin_released) if still_open else ZERO,
-        "realized_pnl": row["realized_pnl"] + c.realized_pnl,
-        "fees": row["fees"] + c.fee,
+        "realized_pnl": row["realized_pnl"] + money.realized,
+        "fees": row["fees"] + money.fee,
         "exit_price": exit_price,
         "status": Position.Status.OPEN if still_open else Position.Status.CLOSED,
         "close_reason": "" if still_open else c.reason,
@@ -241,7 +317,7 @@ def _closed_row(row: dict, c: CloseSpec, now) -> dict:
     }
 
 
-def _close_fill(c: CloseSpec, now) -> dict:
+def _close_fill(c: CloseSpec, money: _CloseMoney, now) -> dict:
     return {
         "position_id": c.position_id,
         "lead_event_id": c.lead_event_id,
@@ -249,27 +325,10 @@ def _close_fill(c: CloseSpec, now) -> dict:
         "quantity": c.quantity,
         "price": c.price,
         "reference_price": c.reference_price,
-        "fee": c.fee,
-        "realized_pnl": c.realized_pnl,
+        "fee": money.fee,
+        "realized_pnl": money.realized,
         "created_at": now,
     }
-
-
-def _close_postings(
-    book: _Book, acc: int, c: CloseSpec, balances: dict[int, Decimal], insurance: int
-) -> Decimal:
-    """The account gains realized - fee; a loss it cannot pay is the insurance fund's (the
-    position should have been liquidated before; SPEC §4). Returns what insurance paid."""
-    net = c.realized_pnl - c.fee
-    book.postings += [(book.market, -c.realized_pnl), (book.fees, c.fee)]
-    if balances[acc] + net >= 0:
-        book.postings.append((acc, net))
-        balances[acc] += net
-        return ZERO
-    shortfall = -(balances[acc] + net)
-    book.postings += [(acc, -balances[acc]), (insurance, -shortfall)]
-    balances[acc] = ZERO
-    return shortfall
 
 
 def _apply_margin_changes(margin_changes: Sequence[MarginSpec]) -> None:

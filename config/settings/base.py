@@ -267,6 +267,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = 120
 CELERY_TASK_TIME_LIMIT = 180
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
+    # the risk pass must not queue behind a big mirroring fan-out
+    "apps.copies.tasks.risk_pass_instruments": {"queue": "prices"},
+    "apps.copies.tasks.risk_sweep": {"queue": "prices"},
     "apps.copies.tasks.*": {"queue": "mirroring"},
     "apps.market.tasks.*": {"queue": "prices"},
     "apps.fees.tasks.*": {"queue": "settlement"},
@@ -290,6 +293,8 @@ SMART_SYNC = {
     "SWEEP_AFTER_S": env.int("SMART_SYNC_SWEEP_AFTER_S", default=15),
     # a lead event whose mirroring crashed this many times is marked failed (no longer blocks)
     "EVENT_MAX_ATTEMPTS": env.int("SMART_SYNC_EVENT_MAX_ATTEMPTS", default=5),
+    # beat's backstop of the risk pass that every price change runs (seconds)
+    "RISK_SWEEP_S": env.int("SMART_SYNC_RISK_SWEEP_S", default=5),
 }
 
 LOGGING = {
