@@ -4,7 +4,7 @@ first answer; the same key with another body (or another endpoint) is a 409; not
 Every money-moving POST of the API (``idempotent_post``) and every money-moving form of the
 pages (``idempotent``, with a key minted when the form is rendered) goes through here.
 
-How (docs/decisions/0006-idempotent-requests.md):
+How (docs/decisions/0007-failure-states-and-idempotent-requests.md):
 - ``idempotent`` opens the request's durable transaction (apps.core.transactions), locks or
   creates the ``IdempotencyRecord(user, key)`` row FIRST (level 1 of apps.core.locks), runs the
   service inside the same transaction, and stores the answer on the record before commit. The
