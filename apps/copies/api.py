@@ -20,7 +20,8 @@ from apps.copies.selectors import CopyFigures
 from apps.core.api import PAGE_PARAMETERS, ErrorSerializer, MoneyField, Pagination, paginated
 from apps.core.exceptions import ApplicationError
 from apps.positions.models import Position
-from apps.positions.selectors import position_list, position_upnl
+from apps.positions.risk import PositionRisk, account_risk
+from apps.positions.selectors import account_figures_one, position_list, position_upnl
 
 AUTH_ERRORS = {401: ErrorSerializer, 403: ErrorSerializer}
 READ_ERRORS = {400: ErrorSerializer, 404: ErrorSerializer, **AUTH_ERRORS}
@@ -92,6 +93,14 @@ class CopySerializer(serializers.Serializer):
     started_at = serializers.DateTimeField()
     stopped_at = serializers.DateTimeField(allow_null=True)
     stop_reason = serializers.CharField(allow_blank=True)
+    stopping = serializers.BooleanField(
+        help_text="Total Stop Loss for Trader triggered: no new opens; the copy stops (and its "
+        "cash returns) once no position remains."
+    )
+    stop_loss_triggered_at = serializers.DateTimeField(allow_null=True)
+    stop_loss_trigger = serializers.JSONField(
+        help_text="What triggered it: pnl_usdt, equity_usdt, stop_loss_usdt, action, marks."
+    )
 
 
 def _copy_out(copy: Copy, f: CopyFigures) -> dict:
@@ -116,6 +125,9 @@ def _copy_out(copy: Copy, f: CopyFigures) -> dict:
         "started_at": copy.started_at,
         "stopped_at": copy.stopped_at,
         "stop_reason": copy.stop_reason,
+        "stopping": copy.is_stopping,
+        "stop_loss_triggered_at": copy.stop_loss_triggered_at,
+        "stop_loss_trigger": copy.stop_loss_trigger,
     }
 
 
@@ -142,6 +154,18 @@ class CopyPositionSerializer(serializers.Serializer):
     realized_pnl_usdt = MoneyField(help_text="Gross of fees.")
     fees_usdt = MoneyField()
     funding_usdt = MoneyField(help_text="Paid (-) or received (+).")
+    liquidation_price = MoneyField(
+        allow_null=True,
+        help_text="Isolated: the position's; cross: the account's when all its cross positions "
+        "are in one instrument; null when there is none (or once closed).",
+    )
+    margin_level = MoneyField(
+        allow_null=True,
+        help_text="1 = 100% (OKX definition). Isolated: the position's; cross: the account's.",
+    )
+    handed_over = serializers.BooleanField(
+        help_text="Handed over by Total Stop Loss for Trader: the lead no longer steers it."
+    )
     status = serializers.CharField(help_text="open or closed.")
     close_reason = serializers.CharField(allow_blank=True)
     explanation = serializers.JSONField(
@@ -151,7 +175,8 @@ class CopyPositionSerializer(serializers.Serializer):
     closed_at = serializers.DateTimeField(allow_null=True)
 
 
-def _position_out(pos: Position) -> dict:
+def _position_out(pos: Position, risk: dict[int, PositionRisk] | None = None) -> dict:
+    r = (risk or {}).get(pos.pk) if pos.status == Position.Status.OPEN else None
     return {
         "id": pos.pk,
         "lead_position": pos.lead_position_id,
@@ -169,6 +194,9 @@ def _position_out(pos: Position) -> dict:
         "realized_pnl_usdt": pos.realized_pnl,
         "fees_usdt": pos.fees,
         "funding_usdt": pos.funding,
+        "liquidation_price": r.liquidation_price if r else None,
+        "margin_level": r.margin_level if r else None,
+        "handed_over": pos.handed_over,
         "status": pos.status,
         "close_reason": pos.close_reason,
         "explanation": pos.explanation,
@@ -352,11 +380,14 @@ class CopyPositionListApi(APIView):
         qs = position_list(
             account_id=copy.account_id, status=_status_param(request, Position.Status.values)
         )
+        risk = account_risk(account_figures_one(copy.account_id))
         return _paginated(
             request,
             self,
             qs,
-            lambda rows: CopyPositionSerializer([_position_out(p) for p in rows], many=True).data,
+            lambda rows: CopyPositionSerializer(
+                [_position_out(p, risk) for p in rows], many=True
+            ).data,
         )
 
 

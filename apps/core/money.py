@@ -26,6 +26,7 @@ Rounding rules, one per kind of amount (tests/core/test_money_rules.py checks ea
 | margin released by a partial close       | inside the account         | toward zero (a full close releases all) | ``usdt_down`` |
 | margin added/reduced by mirroring        | inside the account         | toward zero             | ``usdt_down`` |
 | contracts / base quantity of an order    | —                          | down to the lot grid    | ``to_lot``    |
+| liquidation price (not money: a trigger) | —                          | toward safety, 4 places | ``price_on_grid`` |
 | stored or typed values already at 8 places | —                        | normalise, toward zero  | ``usdt``      |
 | display only (pages, notices)            | —                          | toward zero, 2 places   | ``fmt_usdt``  |
 | display in messages that guide input     | —                          | toward zero, 2-8 places | ``fmt_amount`` |
@@ -100,6 +101,14 @@ def to_lot(quantity: object, lot_size: object) -> Decimal:
     ln, ld = lot.as_integer_ratio()
     steps = (qn * ld) // (qd * ln)
     return (Decimal(steps) * lot).quantize(lot)
+
+
+def price_on_grid(value: object, *, places: int, up: bool) -> Decimal:
+    """An exact price on a decimal grid, up or down (a liquidation price rounds toward safety:
+    up for a long, down for a short)."""
+    steps = exact(value) * 10**places
+    n = -((-steps.numerator) // steps.denominator) if up else steps.numerator // steps.denominator
+    return Decimal(n).scaleb(-places)
 
 
 def is_on_lot(quantity: Decimal, lot_size: Decimal) -> bool:

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from fractions import Fraction
 
 from django.db import connection
 
-from apps.core.money import ZERO, exact, usdt_down
+from apps.core.money import ZERO, exact, price_on_grid, usdt_down
 from apps.market import math as pmath
 from apps.positions.models import Fill, MarginMode, Position
 from apps.positions.selectors import AccountFigures, OpenPositionRow
@@ -58,13 +58,22 @@ def liquidation_price(row: OpenPositionRow) -> Decimal | None:
     account decides) or when it can never be liquidated (a long whose margin covers it all)."""
     if row.margin_mode != MarginMode.ISOLATED or row.mmr is None:
         return None
-    exact_price = pmath.liquidation_price_isolated(
-        row.side, row.size, row.contract_value, row.entry_price, row.margin, row.mmr, row.taker_fee
-    )
-    if exact_price <= 0:
+    # margin + s x n x cv x (P - E) = n x cv x P x k  ->  P = (s n cv E - margin) / (n cv (s - k))
+    s = 1 if row.side == "long" else -1
+    base = exact(row.size) * exact(row.contract_value)
+    k = exact(row.mmr) + exact(row.taker_fee)
+    if base <= 0:
         return None
-    rounding = ROUND_CEILING if row.side == "long" else ROUND_FLOOR
-    return exact_price.quantize(_PRICE_QUANT, rounding=rounding)
+    price = (s * base * exact(row.entry_price) - exact(row.margin)) / (base * (s - k))
+    return _toward_safety(price, long=row.side == "long")
+
+
+def _toward_safety(price: Fraction, *, long: bool) -> Decimal | None:
+    """On the 4-decimal grid: up for a long (liquidated sooner), down for a short. None when
+    not positive (a long whose margin covers it all)."""
+    if price <= 0:
+        return None
+    return price_on_grid(price, places=PRICE_PLACES, up=long)
 
 
 def margin_level(row: OpenPositionRow) -> Fraction | None:
@@ -242,4 +251,60 @@ def risk_candidates(instrument_ids: Iterable[int] | None) -> Candidates:
                 out.accounts.add(account_id)
             if stop_loss:
                 out.stop_loss_copies.add(copy_id)
+    return out
+
+
+# --- figures for pages and the API ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PositionRisk:
+    """What a person sees: the price at which the position (isolated) or its account (cross)
+    is liquidated, None when there is none, and the margin level (1 = 100%), None without a
+    price. Cross positions show their account's figures."""
+
+    liquidation_price: Decimal | None
+    margin_level: Decimal | None
+
+
+def cross_liquidation_price(fig: AccountFigures) -> Decimal | None:
+    """The mark at which the account's cross level reaches 100%, when all its cross positions
+    are in one instrument (with several, no single price says it): rounded toward safety."""
+    cross = [p for p in fig.positions if p.margin_mode == MarginMode.CROSS]
+    if not cross or len({p.instrument_id for p in cross}) != 1 or cross[0].mmr is None:
+        return None
+    iso_margin = sum((exact(p.margin) for p in fig.positions if p.margin_mode != "cross"), 0)
+    sign = {"long": 1, "short": -1}
+    base = sum((sign[p.side] * exact(p.size) * exact(p.contract_value) for p in cross), 0)
+    anchor = sum(
+        (
+            sign[p.side] * exact(p.size) * exact(p.contract_value) * exact(p.entry_price)
+            for p in cross
+        ),
+        0,
+    )
+    k = exact(cross[0].mmr) + exact(cross[0].taker_fee)
+    weight = sum((exact(p.size) * exact(p.contract_value) * k for p in cross), 0)
+    # balance - iso + base x P - anchor = weight x P
+    if weight == base:
+        return None
+    price = (exact(fig.balance) - iso_margin - anchor) / (weight - base)
+    return _toward_safety(price, long=base > 0)
+
+
+def account_risk(fig: AccountFigures) -> dict[int, PositionRisk]:
+    """Per open position of the account: its liquidation price and margin level."""
+    cross_price = cross_liquidation_price(fig)
+    cross_level = cross_figures(fig).level
+    out = {}
+    for row in fig.positions:
+        if row.margin_mode == MarginMode.ISOLATED:
+            level = margin_level(row)
+            out[row.id] = PositionRisk(
+                liquidation_price(row), None if level is None else usdt_down(level)
+            )
+        else:
+            out[row.id] = PositionRisk(
+                cross_price, None if cross_level is None else usdt_down(cross_level)
+            )
     return out

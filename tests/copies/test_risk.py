@@ -278,3 +278,49 @@ def test_no_stop_loss_above_the_amount(btc, django_capture_on_commit_callbacks):
     assert risk_pass(instrument_ids=None).stop_losses == 0
     copy.refresh_from_db()
     assert copy.copying and copy.stop_loss_triggered_at is None
+
+
+def test_the_api_shows_liquidation_price_margin_level_and_the_stop_loss_state(
+    btc, django_capture_on_commit_callbacks
+):
+    # given a follower's isolated copy of the reference position and a cross one
+    lead = lead_make(equity="10000")
+    copy = copy_make(lead, investment="1000", total_stop_loss="90", stop_loss_action="keep")
+    with django_capture_on_commit_callbacks(execute=True):
+        _open(lead, margin="1000")  # 5x isolated: ratio 0.1 -> 1 contract, margin 100
+    client = client_for(copy.follower)
+    [row] = client.get(f"/api/v1/copies/{copy.pk}/positions/").data["results"]
+    assert row["liquidation_price"] == "40180.81370000"
+    # level at 50,000: 100 / (0.01 x 50,000 x 0.0045) = 44.44444444
+    assert row["margin_level"] == "44.44444444"
+    assert row["handed_over"] is False
+    # when the stop loss triggers (keep) at 40,500 (PnL -95 - 0.25 fee; not yet liquidated),
+    # the copy says it is stopping and why
+    set_price("BTC-USDT-SWAP", "40500")
+    risk_pass(instrument_ids=None)
+    data = client.get(f"/api/v1/copies/{copy.pk}/").data
+    assert data["status"] == "active" and data["stopping"] is True
+    assert data["stop_loss_trigger"]["action"] == "keep"
+    assert data["stop_loss_triggered_at"] is not None
+
+
+def test_a_cross_position_shows_its_accounts_liquidation_price(btc):
+    # a lead's cross long of 1 contract with a 999.75 balance would liquidate where
+    # 999.75 + 0.01 x (P - 50,000) = 0.01 x P x 0.0045, i.e. P = -499.75 / 0.009955 < 0: never
+    from apps.positions.risk import account_risk
+
+    lead = lead_make(equity="1000")
+    _open(lead, mode="cross", margin="100")
+    fig = account_figures_one(lead.futures_account_id)
+    [(pid, risk)] = account_risk(fig).items()
+    assert risk.liquidation_price is None
+    # a 100x cross long of 1 contract (margin 5) on a 99.75 balance:
+    # 99.75 + 0.01 x (P - 50,000) = 0.000045 x P -> P = 400.25 / 0.009955 = 40,205.92667.. -> up
+    lead2 = lead_make(equity="100")
+    _open(lead2, mode="cross", margin="5", leverage=100)
+    fig2 = account_figures_one(lead2.futures_account_id)
+    [(_, risk2)] = account_risk(fig2).items()
+    assert fig2.balance == D("99.75")  # open fee 0.01 x 50,000 x 0.0005 = 0.25
+    assert risk2.liquidation_price == D("40205.9267")
+    # and its margin level at 50,000: (99.75 + 0) / (0.01 x 50,000 x 0.0045) = 44.33333333
+    assert risk2.margin_level == D("44.33333333")
