@@ -1,8 +1,10 @@
 from django.urls import path
 
-from apps.ledger import api
+from apps.ledger import api, views
 
-urlpatterns: list = []
+urlpatterns = [
+    path("wallet/", views.wallet, name="wallet"),
+]
 
 api_urlpatterns = [
     path("wallet/", api.WalletApi.as_view(), name="wallet"),
