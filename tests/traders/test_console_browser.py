@@ -1,0 +1,84 @@
+"""The lead console in chromium, under the Content-Security-Policy: the quote follows what the
+lead types (htmx), a refusal swaps back next to its field, an open shows up in the positions,
+a partial close works from the position page, and the wallet and notifications pages show
+the result. No CSP violation or script error on the way.
+
+(Do not take element screenshots, ``locator.screenshot()``, in a CSP test: Playwright puts
+``style`` attributes on the elements, and htmx's settling then copies them into the swapped
+content, which the policy reports as inline styles.)"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from apps.positions.models import Position
+from tests.browser.conftest import browser_page, chromium_browser  # noqa: F401 (fixtures)
+from tests.browser.test_csp import watched  # noqa: F401 (fixture)
+from tests.factories.accounts import PASSWORD
+from tests.factories.trading import lead_make, set_price
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def lead(live_server):
+    set_price("BTC-USDT-SWAP", "50000")
+    lead = lead_make(nickname="BrowserWhale")
+    lead.user.set_password(PASSWORD)
+    lead.user.save()
+    return lead
+
+
+def _login(page, email):
+    page.goto("/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url(re.compile(r"/$"))
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_lead_trades_from_the_console(watched, lead, width):  # noqa: F811
+    from playwright.sync_api import expect
+
+    page = watched
+    page.set_viewport_size({"width": width, "height": 900})
+    _login(page, lead.user.email)
+    page.goto("/lead/")
+    expect(page.get_by_role("heading", name="Lead console")).to_be_visible()
+    quote = page.locator("#open-quote")
+    # the quote follows the typed margin: too small, then 1 contract
+    page.get_by_label("Margin", exact=True).fill("0.5")
+    expect(quote).to_contain_text("Margin too small: the minimum size 0.01 contracts needs 1.00")
+    page.get_by_label("Margin", exact=True).fill("100")
+    expect(quote).to_contain_text("1.00 contracts")
+    expect(quote).to_contain_text("0.25 USDT")
+    # a refusal comes back next to the field, the typed value kept
+    page.get_by_label("Margin", exact=True).fill("20000")
+    page.get_by_role("button", name="Open position").click()
+    expect(page.locator("#field-margin .field-error")).to_contain_text("exceeds the 10,000.00")
+    expect(page.get_by_label("Margin", exact=True)).to_have_value("20000")
+    # then the open
+    page.get_by_label("Margin", exact=True).fill("100")
+    page.get_by_role("button", name="Open position").click()
+    expect(page.locator("#messages")).to_contain_text("Opened BTC-USDT-SWAP long 5x cross")
+    expect(page.locator("#positions")).to_contain_text("BTC-USDT-SWAP")
+    page.check("after the open")
+    # close half from the position page
+    page.locator("#positions").get_by_role("link", name=re.compile("Manage")).click()
+    page.get_by_label("Percentage to close").fill("150")
+    page.locator("#close-form").get_by_role("button", name="Close", exact=True).click()
+    expect(page.locator("#field-percent .field-error")).to_contain_text("at most 100")
+    page.get_by_role("button", name="50%").click()
+    expect(page.locator("#messages")).to_contain_text("Closed 50% of your BTC-USDT-SWAP position")
+    assert Position.objects.get(account_id=lead.futures_account_id).size == 0.5
+    page.check("after the close")
+    # the wallet and the notifications render too
+    page.goto("/wallet/")
+    expect(page.get_by_role("heading", name="Movements")).to_be_visible()
+    expect(page.locator("#statement")).to_contain_text("Realized PnL")
+    page.goto("/notifications/")
+    expect(page.get_by_role("heading", name="Notifications", exact=True)).to_be_visible()
+    page.check("wallet and notifications")
