@@ -7,7 +7,8 @@ and the admin (SPEC §2, §11.2).
 - unrealized_pnl    = uPnL of open positions at the current price
 - margin_in_use     = margins of open positions
 - available         = free cash for new margin and fees (positions.selectors)
-- profit share pending = ratio x max(0, R - high-water mark), rounded down
+- profit share pending = owed + ratio x max(0, R - high-water mark), the latter rounded down
+  (apps.fees.selectors.profit_share_due; owed: what an earlier settlement could not pay)
 """
 
 from __future__ import annotations
@@ -49,7 +50,10 @@ def copy_figures_many(copies: list[Copy]) -> dict[int, CopyFigures]:
         t = totals.get(c.account_id) or {"realized": ZERO, "fees": ZERO, "funding": ZERO}
         realized = t["realized"] - t["fees"] + t["funding"]
         pending = profit_share_due(
-            ratio=c.profit_share_ratio, realized=realized, high_water=c.high_water_mark
+            ratio=c.profit_share_ratio,
+            realized=realized,
+            high_water=c.high_water_mark,
+            owed=c.profit_share_owed,
         )
         out[c.pk] = CopyFigures(
             equity=f.equity,

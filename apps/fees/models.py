@@ -37,8 +37,14 @@ class ProfitShareSettlement(models.Model):
 
 class FundingSettlement(models.Model):
     """One funding payment round of one perpetual (SPEC §4: 00:00, 08:00, 16:00 UTC): every open
-    position paid or received size x contract value x mark x rate, in one ledger entry against
-    the platform funding pool. Unique per (instrument, slot): a round is settled once."""
+    position paid or received size x contract value x mark x rate against the platform funding
+    pool. Unique per (instrument, slot): a round is settled once.
+
+    The row is the round's claim and its terms (rate and mark, fixed when the round opens). The
+    accounts are settled in chunks, one transaction and one ledger entry each (key
+    ``funding:<instrument>:<slot ISO>:<chunk>``): ``accounts_through`` is the highest account id
+    settled so far, so a retried or overlapping run resumes after the last committed chunk, and
+    ``completed_at`` marks the round done. ``entry`` is the first chunk's entry."""
 
     instrument = models.ForeignKey("market.Instrument", on_delete=models.PROTECT, related_name="+")
     slot = models.DateTimeField()  # the funding time this round settles
@@ -47,6 +53,12 @@ class FundingSettlement(models.Model):
     positions = models.PositiveIntegerField(default=0)
     paid_by_users = MoneyField(default=0)  # sum paid into the pool (longs when rate > 0)
     received_by_users = MoneyField(default=0)  # sum paid out of the pool
+    # funding owed by accounts that could not pay it all (their balance or isolated margin was
+    # short): the pool received this much less (docs/decisions/0008)
+    shortfall = MoneyField(default=0)
+    chunks = models.PositiveIntegerField(default=0)  # chunk transactions committed
+    accounts_through = models.BigIntegerField(default=0)  # accounts with id <= this are settled
+    completed_at = models.DateTimeField(null=True, blank=True)
     entry = models.OneToOneField(
         "ledger.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
