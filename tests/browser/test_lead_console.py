@@ -14,12 +14,11 @@ import re
 import pytest
 
 from apps.positions.models import Position
-from tests.browser.conftest import browser_page, chromium_browser  # noqa: F401 (fixtures)
 from tests.browser.test_csp import watched  # noqa: F401 (fixture)
 from tests.factories.accounts import PASSWORD
 from tests.factories.trading import lead_make, set_price
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
