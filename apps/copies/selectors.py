@@ -16,13 +16,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Count, QuerySet
 
+from apps.copies import engine, explain
 from apps.copies.models import Copy, CopyEvent
 from apps.core.exceptions import NotFound
-from apps.core.money import ZERO
+from apps.core.money import ZERO, exact, usdt_down
 from apps.fees.services import profit_share_due
-from apps.positions.selectors import account_figures, realized_totals
+from apps.ledger.selectors import wallet_get
+from apps.market.models import Instrument
+from apps.market.services import venue_price
+from apps.positions.models import Position
+from apps.positions.selectors import (
+    account_figures,
+    position_list,
+    position_upnl,
+    realized_totals,
+)
+from apps.positions.services import market_close_spec
+from apps.traders.models import LeadTrader
 
 
 @dataclass(frozen=True)
@@ -92,3 +105,394 @@ def copy_get_for_user(*, user, copy_id) -> Copy:
 
 def copy_events(*, copy: Copy) -> QuerySet[CopyEvent]:
     return copy.events.select_related("lead_event").order_by("-id")
+
+
+# --- page read models (My Copies, Copy Trade Details, Settings, the copy wizard) ----------------
+# The pages render these through the money filters and do no arithmetic of their own; every
+# figure here is built from the definitions above, so a page and the API never disagree.
+# Ratios (PnL %, stop loss %) are 8-place fractions rounded toward zero, for display only.
+
+
+def _ratio(part: Decimal, whole: Decimal) -> Decimal | None:
+    if not whole:
+        return None
+    return usdt_down(exact(part) / exact(whole))
+
+
+@dataclass(frozen=True)
+class CopyRow:
+    """One copy with its figures, as My Copies and Copy Trade Details show it."""
+
+    copy: Copy
+    figures: CopyFigures
+    pnl_ratio: Decimal | None  # PnL / Total Investment
+    realized_ratio: Decimal | None
+    unrealized_ratio: Decimal | None
+    stop_loss: StopLossLevel | None
+
+
+def copy_rows(copies: list[Copy]) -> list[CopyRow]:
+    """Rows for a page of copies: the figures of ``copy_figures_many`` (three queries)."""
+    figures = copy_figures_many(copies)
+    return [_copy_row(c, figures[c.pk]) for c in copies]
+
+
+def copy_row(copy: Copy) -> CopyRow:
+    return copy_rows([copy])[0]
+
+
+def _copy_row(copy: Copy, f: CopyFigures) -> CopyRow:
+    base = copy.total_investment
+    return CopyRow(
+        copy=copy,
+        figures=f,
+        pnl_ratio=_ratio(f.pnl, base),
+        realized_ratio=_ratio(f.realized_pnl, base),
+        unrealized_ratio=_ratio(f.unrealized_pnl, base),
+        stop_loss=stop_loss_level(total_investment=base, total_stop_loss=copy.total_stop_loss),
+    )
+
+
+def copy_counts_for_user(*, user) -> dict[str, int]:
+    """How many of the user's copies are ongoing (active, stopping included) and stopped."""
+    counts = dict.fromkeys(Copy.Status.values, 0)
+    for status, n in (
+        Copy.objects.filter(follower=user)
+        .values("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    ):
+        counts[status] = n
+    return counts
+
+
+@dataclass(frozen=True)
+class StopLossLevel:
+    """Where Total Stop Loss for Trader triggers (SPEC §7): copy PnL <= -amount, i.e. copy
+    equity <= net investment - amount."""
+
+    amount: Decimal
+    pnl: Decimal  # the copy PnL that triggers it (negative)
+    equity: Decimal  # the copy equity that triggers it
+    ratio: Decimal | None  # amount / Total Investment
+
+
+def stop_loss_level(*, total_investment, total_stop_loss) -> StopLossLevel | None:
+    if total_stop_loss is None:
+        return None
+    return StopLossLevel(
+        amount=total_stop_loss,
+        pnl=-total_stop_loss,
+        equity=total_investment - total_stop_loss,
+        ratio=_ratio(total_stop_loss, total_investment),
+    )
+
+
+@dataclass(frozen=True)
+class PositionRow:
+    """An open or closed follower position with its live uPnL, its net result and the stored
+    sizing explanation in words."""
+
+    position: Position
+    upnl: Decimal
+    net_pnl: Decimal  # realized - fees + funding (closed: the position's whole result)
+    why: list[str]
+
+
+def _position_rows(positions) -> list[PositionRow]:
+    return [
+        PositionRow(
+            position=p,
+            upnl=position_upnl(p),
+            net_pnl=p.realized_pnl - p.fees + p.funding,
+            why=explain.sizing(
+                p.explanation,
+                contract_value=p.instrument.contract_value,
+                base_asset=p.instrument.base_asset,
+            ),
+        )
+        for p in positions
+    ]
+
+
+def copy_open_positions(*, copy: Copy) -> list[PositionRow]:
+    """The copy's open positions (one query, whatever their number)."""
+    return _position_rows(position_list(account_id=copy.account_id, status=Position.Status.OPEN))
+
+
+def copy_closed_positions(*, copy: Copy) -> QuerySet[Position]:
+    """Position history, newest first; page it, then turn a page into rows with
+    ``position_rows``."""
+    return position_list(account_id=copy.account_id, status=Position.Status.CLOSED)
+
+
+def position_rows(positions) -> list[PositionRow]:
+    return _position_rows(positions)
+
+
+MISSED_KINDS = (CopyEvent.Kind.MISSED, CopyEvent.Kind.SYNC_FAILED, CopyEvent.Kind.FAILED)
+INVESTMENT_KINDS = (
+    CopyEvent.Kind.STARTED,
+    CopyEvent.Kind.INVESTMENT,
+    CopyEvent.Kind.STOPPED,
+    CopyEvent.Kind.LEAD_ENDED,
+)
+
+
+def copy_missed_events(*, copy: Copy) -> QuerySet[CopyEvent]:
+    """Lead events this copy did not mirror (missed, sync failed, could not be mirrored), each
+    with its reason, newest first."""
+    return (
+        copy.events.filter(kind__in=MISSED_KINDS)
+        .select_related("lead_event__instrument")
+        .order_by("-id")
+    )
+
+
+def copy_investment_events(*, copy: Copy) -> QuerySet[CopyEvent]:
+    """Money in and out of the copy: the start, every Modify, and what the stop returned."""
+    return copy.events.filter(kind__in=INVESTMENT_KINDS).order_by("-id")
+
+
+@dataclass(frozen=True)
+class MissedRow:
+    event: CopyEvent
+    why: list[str]
+
+
+def missed_rows(events) -> list[MissedRow]:
+    return [MissedRow(event=e, why=explain.sizing(e.explanation)) for e in events]
+
+
+@dataclass(frozen=True)
+class CloseEstimate:
+    """Closing one open position at market now (an estimate: the price moves)."""
+
+    position: Position
+    price: Decimal
+    realized_pnl: Decimal
+    fee: Decimal
+    margin: Decimal
+    to_cash: Decimal  # margin + realized PnL - fee, back to the copy's free cash
+
+
+def _close_estimate(position: Position) -> CloseEstimate:
+    inst = position.instrument
+    side = "sell" if position.side == "long" else "buy"
+    price = venue_price(instrument=inst, side=side, reference=inst.price.price)
+    spec = market_close_spec(
+        position=position,
+        instrument=inst,
+        quantity=position.size,
+        price=price,
+        reason=Position.CloseReason.MANUAL,
+    )
+    return CloseEstimate(
+        position=position,
+        price=price,
+        realized_pnl=spec.realized_pnl,
+        fee=spec.fee,
+        margin=spec.margin_released,
+        to_cash=spec.margin_released + spec.realized_pnl - spec.fee,
+    )
+
+
+def copy_position_close_estimate(*, copy: Copy, position_id) -> CloseEstimate:
+    """One open position of this copy and what closing it by hand now would realize."""
+    try:
+        pk = int(position_id)
+    except (TypeError, ValueError):
+        raise NotFound("No such open position in this copy.") from None
+    position = (
+        position_list(account_id=copy.account_id, status=Position.Status.OPEN).filter(pk=pk).first()
+    )
+    if position is None:
+        raise NotFound("No such open position in this copy.")
+    return _close_estimate(position)
+
+
+@dataclass(frozen=True)
+class StopEstimate:
+    """Stop copying now, estimated at the current prices: every open position closes at
+    market, profit share is settled on the result, everything left returns to main."""
+
+    closes: list[CloseEstimate]
+    balance: Decimal  # the copy account now (cash + margins)
+    closes_result: Decimal  # sum of realized PnL - fees of the closes
+    profit_share: Decimal
+    returned: Decimal
+
+
+def copy_stop_estimate(*, copy: Copy) -> StopEstimate:
+    closes = [
+        _close_estimate(p)
+        for p in position_list(account_id=copy.account_id, status=Position.Status.OPEN)
+    ]
+    result = sum((c.realized_pnl - c.fee for c in closes), ZERO)
+    figures = copy_figures(copy)
+    balance_after = figures.balance + result
+    due = copy.profit_share_owed + profit_share_due(
+        ratio=copy.profit_share_ratio,
+        realized=figures.realized_pnl + result,
+        high_water=copy.high_water_mark,
+    )
+    share = min(due, max(ZERO, balance_after))  # a settlement pays what the copy holds
+    return StopEstimate(
+        closes=closes,
+        balance=figures.balance,
+        closes_result=result,
+        profit_share=share,
+        returned=max(ZERO, balance_after - share),
+    )
+
+
+@dataclass(frozen=True)
+class OngoingRow:
+    """A lead position and how Copy Ongoing Positions would open it now (or miss it)."""
+
+    instrument: str
+    side: str
+    margin_mode: str
+    leverage: int
+    lead_margin: Decimal
+    action: str  # open or miss
+    size: Decimal
+    price: Decimal
+    margin: Decimal
+    fee: Decimal
+    reason: str
+    why: list[str]
+
+
+@dataclass(frozen=True)
+class StartPreview:
+    """The copy wizard's figures for a Total Investment: what moves, what opens now."""
+
+    investment: Decimal
+    main_available: Decimal
+    main_after: Decimal  # main available once the investment moved
+    short: bool  # the main account cannot fund it
+    rows: list[OngoingRow]
+    opens: int
+    margin_total: Decimal
+    fee_total: Decimal
+    cash_after: Decimal  # copy cash left after the ongoing opens (if they open)
+    lead_positions: int
+
+
+def main_available(*, user) -> Decimal:
+    """What the user's main account can put into a copy (read only: creates nothing)."""
+    return wallet_get(user=user)["available_usdt"]
+
+
+def copy_start_preview(
+    *, user, lead: LeadTrader, investment: Decimal, copy_ongoing_positions: bool = True
+) -> StartPreview:
+    """The wizard's preview through the engine ``copy_start`` uses (``engine.ongoing_intents``):
+    the same sizes, margins, fees and misses a start with Copy Ongoing Positions would have at
+    the current prices. ``investment`` is an already validated amount."""
+    available = main_available(user=user)
+    planned = engine.ongoing_intents(
+        lead_account_id=lead.futures_account_id, copy_id=0, equity=investment, available=investment
+    )
+    instruments = {
+        pk: (name, cv, base)
+        for pk, name, cv, base in Instrument.objects.filter(
+            pk__in={lp.instrument_id for lp, _ in planned}
+        ).values_list("pk", "name", "contract_value", "base_asset")
+    }
+    rows = [
+        OngoingRow(
+            instrument=instruments[lp.instrument_id][0],
+            side=lp.side,
+            margin_mode=lp.margin_mode,
+            leverage=lp.leverage,
+            lead_margin=lp.margin,
+            action=intent.action,
+            size=intent.size,
+            price=intent.price,
+            margin=intent.margin,
+            fee=intent.fee,
+            reason=intent.reason,
+            why=explain.sizing(
+                intent.explanation,
+                contract_value=instruments[lp.instrument_id][1],
+                base_asset=instruments[lp.instrument_id][2],
+                preview=True,
+            ),
+        )
+        for lp, intent in planned
+    ]
+    opening = [r for r in rows if r.action == "open"] if copy_ongoing_positions else []
+    margin_total = sum((r.margin for r in opening), ZERO)
+    fee_total = sum((r.fee for r in opening), ZERO)
+    return StartPreview(
+        investment=investment,
+        main_available=available,
+        main_after=available - investment,
+        short=available < investment,
+        rows=rows,
+        opens=len(opening),
+        margin_total=margin_total,
+        fee_total=fee_total,
+        cash_after=investment - margin_total - fee_total,
+        lead_positions=len(rows),
+    )
+
+
+@dataclass(frozen=True)
+class ModifyLimits:
+    """What Modify Total Investment allows now (SPEC §5.4)."""
+
+    free: Decimal  # copy cash not in use by positions: the most a decrease can take out
+    main_available: Decimal  # the most an increase can move in
+    lowest: Decimal  # the lowest new total allowed now
+    highest: Decimal  # the highest new total allowed now
+
+
+def copy_modify_limits(*, copy: Copy, figures: CopyFigures, user) -> ModifyLimits:
+    free = usdt_down(figures.available)
+    available = main_available(user=user)
+    minimum = settings.SMART_SYNC["MIN_INVESTMENT"]
+    return ModifyLimits(
+        free=free,
+        main_available=available,
+        lowest=max(minimum, copy.total_investment - free),
+        highest=copy.total_investment + available,
+    )
+
+
+def copy_stop_returned(*, copy: Copy) -> Decimal:
+    """What the stop of this copy returned to the main account (0 while it is active)."""
+    amount = (
+        copy.events.filter(kind__in=(CopyEvent.Kind.STOPPED, CopyEvent.Kind.LEAD_ENDED))
+        .order_by("-id")
+        .values_list("amount", flat=True)
+        .first()
+    )
+    return amount or ZERO
+
+
+@dataclass(frozen=True)
+class InvestmentRow:
+    """One movement between the main account and the copy, in words and as an amount."""
+
+    event: CopyEvent
+    direction: str  # "in" (main -> copy) or "out" (copy -> main)
+    amount: Decimal  # always >= 0
+    what: str
+
+
+def investment_rows(events) -> list[InvestmentRow]:
+    rows = []
+    for e in events:
+        amount = e.amount or ZERO
+        if e.kind == CopyEvent.Kind.STARTED:
+            rows.append(InvestmentRow(e, "in", amount, "Copy started"))
+        elif e.kind == CopyEvent.Kind.INVESTMENT:
+            what = e.reason or "Total Investment modified"
+            rows.append(InvestmentRow(e, "in" if amount > 0 else "out", abs(amount), what))
+        else:
+            what = e.reason or e.get_kind_display()
+            rows.append(InvestmentRow(e, "out", amount, f"{what}: everything left returned"))
+    return rows

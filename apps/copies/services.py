@@ -29,7 +29,7 @@ from apps.core.bulk import bulk_insert, bulk_set
 from apps.core.exceptions import ApplicationError, Conflict, InsufficientFunds, NotFound
 from apps.core.inputs import parse_decimal
 from apps.core.locks import lock_one, lock_user
-from apps.core.money import ZERO, fmt_amount, usdt_down
+from apps.core.money import ZERO, exact, fmt_amount, usdt_down
 from apps.core.transactions import money_atomic
 from apps.fees.services import profit_share_settle_many
 from apps.ledger.models import Account, JournalEntry
@@ -196,8 +196,72 @@ def _start_lock_lead(lead: LeadTrader | int) -> LeadTrader:
         raise NotFound("No such lead trader.", fields={"trader": "Unknown trader."}) from None
 
 
+def copy_start_check(
+    *,
+    follower,
+    lead: LeadTrader | int,
+    market: str = Copy.Market.FUTURES,
+    total_investment=None,
+    total_stop_loss=None,
+    stop_loss_action: str | None = None,
+) -> CopyRequest | None:
+    """``copy_start``'s refusals without moving money or taking locks, in the same order and
+    words, for the copy wizard to show next to their field before the person confirms.
+    Without ``total_investment`` only the refusals about the trader and the follower's copies
+    run (copying yourself, an ended or full lead, a duplicate, too many copies) and None is
+    returned. ``copy_start`` checks everything again under its locks: this is advice, not a
+    reservation."""
+    req = None
+    if total_investment is not None:
+        req = copy_request_validate(
+            market=market,
+            total_investment=total_investment,
+            total_stop_loss=total_stop_loss,
+            stop_loss_action=stop_loss_action,
+        )
+    lead_pk = lead.pk if isinstance(lead, LeadTrader) else lead
+    found = LeadTrader.objects.filter(pk=lead_pk).first()
+    if found is None:
+        raise NotFound("No such lead trader.", fields={"trader": "Unknown trader."})
+    _start_refusals_for(follower, found, market)
+    if req is not None:
+        main = Account.objects.filter(kind=Account.Kind.MAIN, owner=follower).first()
+        _refuse_short(main.balance if main else ZERO, req.investment)
+    return req
+
+
+def copy_stop_loss_amount(*, total_investment, value, unit: str = "usdt") -> Decimal | None:
+    """Total Stop Loss for Trader as an amount: ``value`` USDT (``unit="usdt"``) or ``value`` %
+    of the Total Investment (``unit="percent"``, more than 0 and less than 100), rounded toward
+    zero at 8 places. Empty means no stop loss (None). The amount is then checked like any
+    other (``copy_request_validate``)."""
+    if value in (None, ""):
+        return None
+    if unit == "usdt":
+        return _money(value, field="total_stop_loss_usdt", label="Total Stop Loss for Trader")
+    if unit != "percent":
+        raise ApplicationError(
+            "The stop loss unit must be USDT or % of the Total Investment.",
+            fields={"total_stop_loss_usdt": "USDT or %."},
+        )
+    investment = _money(total_investment, field="total_investment_usdt", label="Total Investment")
+    percent = _money(value, field="total_stop_loss_usdt", label="Total Stop Loss for Trader")
+    if not 0 < percent < 100:
+        raise ApplicationError(
+            "A Total Stop Loss for Trader in % must be more than 0 and less than 100 "
+            f"(got {value}).",
+            code="invalid_stop_loss",
+            fields={"total_stop_loss_usdt": "Between 0 and 100 % (exclusive)."},
+        )
+    return usdt_down(exact(investment) * exact(percent) / 100)
+
+
 def _start_refusals(follower, lead: LeadTrader, req: CopyRequest) -> None:
     """SPEC §5.1's refusals that read the database (under the follower and lead locks)."""
+    _start_refusals_for(follower, lead, req.market)
+
+
+def _start_refusals_for(follower, lead: LeadTrader, market: str) -> None:
     if lead.user_id == follower.pk:
         raise ApplicationError(
             "You cannot copy yourself.", code="self_copy", fields={"trader": "That is you."}
@@ -208,7 +272,7 @@ def _start_refusals(follower, lead: LeadTrader, req: CopyRequest) -> None:
             code="lead_not_active",
         )
     mine = Copy.objects.filter(follower=follower, status=Copy.Status.ACTIVE)
-    if mine.filter(lead=lead, market=req.market).exists():
+    if mine.filter(lead=lead, market=market).exists():
         raise Conflict(
             f"You are already copying {lead.nickname}. Change its Settings instead.",
             code="duplicate_copy",
@@ -219,13 +283,16 @@ def _start_refusals(follower, lead: LeadTrader, req: CopyRequest) -> None:
             f"You already have {limit} active copies, the most allowed. Stop one first.",
             code="too_many_copies",
         )
-    copiers = Copy.objects.filter(lead=lead, market=req.market, status=Copy.Status.ACTIVE)
+    copiers = Copy.objects.filter(lead=lead, market=market, status=Copy.Status.ACTIVE)
     if copiers.count() >= lead.max_copiers:
         raise Conflict(f"{lead.nickname} is full ({lead.max_copiers} copiers).", code="lead_full")
 
 
 def _start_refuse_short(main: Account, investment: Decimal) -> None:
-    balance = Account.objects.select_for_update().get(pk=main.pk).balance
+    _refuse_short(Account.objects.select_for_update().get(pk=main.pk).balance, investment)
+
+
+def _refuse_short(balance: Decimal, investment: Decimal) -> None:
     if balance < investment:
         raise InsufficientFunds(
             f"Your main account has {fmt_amount(balance)} USDT available; you asked to invest "

@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -44,11 +44,7 @@ def _copy_cta(request, figures) -> dict:
         return {"state": "self"}
     if figures.copiers >= lead.max_copiers:
         return {"state": "full"}
-    try:  # TEMPORARY until the copy wizard's route exists (the portal work adds "copy_new")
-        url = f"{reverse('copy_new')}?trader={lead.pk}"
-    except NoReverseMatch:
-        url = ""
-    return {"state": "copy", "url": url}
+    return {"state": "copy", "url": f"{reverse('copy_new')}?trader={lead.pk}"}
 
 
 def _board_rows(status: str | None) -> list[dict]:
