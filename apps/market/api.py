@@ -14,8 +14,9 @@ from rest_framework.views import APIView
 
 from apps.core.api import ErrorSerializer, MoneyField
 
+from .candles import DEFAULT_LIMIT, INTERVALS, MAX_LIMIT, candle_series
 from .models import Instrument, Price
-from .selectors import instrument_list, price_list
+from .selectors import instrument_get, instrument_list, price_list
 from .services import price_set
 
 
@@ -127,3 +128,71 @@ class OperatorPriceSetApi(APIView):
             source="operator",
         )
         return Response(PriceOutputSerializer(price).data)
+
+
+class CandleOutputSerializer(serializers.Serializer):
+    start = serializers.DateTimeField(help_text="Start of the interval (UTC).")
+    open = MoneyField(help_text="First price of the interval.")
+    high = MoneyField(help_text="Highest price of the interval.")
+    low = MoneyField(help_text="Lowest price of the interval.")
+    close = MoneyField(help_text="Last price of the interval.")
+    ticks = serializers.IntegerField(help_text="Price changes in the interval.")
+
+
+class CandleSeriesOutputSerializer(serializers.Serializer):
+    instrument = serializers.CharField()
+    interval = serializers.ChoiceField(choices=list(INTERVALS))
+    limit = serializers.IntegerField()
+    results = CandleOutputSerializer(many=True, help_text="Oldest first.")
+
+
+class CandleQuerySerializer(serializers.Serializer):
+    interval = serializers.ChoiceField(choices=list(INTERVALS), default="1h")
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
+
+
+class CandleListApi(APIView):
+    """Price candles of one instrument for charts (public), oldest first. 1m and 1h: the newest
+    ``limit`` candles. 1d: the days among the last ``limit`` days up to the newest candle, rolled
+    up from the hours (open = first, close = last, high = max, low = min). An interval without
+    any price change has no candle. The newest candle may still be open; candles are refreshed
+    about once a minute. Not paginated: ask for more history with a larger ``limit``."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []  # public, like prices/
+
+    @extend_schema(
+        tags=["market"],
+        parameters=[
+            OpenApiParameter(
+                "instrument", str, OpenApiParameter.PATH, description="e.g. BTC-USDT-SWAP"
+            ),
+            OpenApiParameter(
+                "interval",
+                str,
+                enum=list(INTERVALS),
+                required=False,
+                default="1h",
+                description="Candle length.",
+            ),
+            OpenApiParameter(
+                "limit",
+                int,
+                required=False,
+                default=DEFAULT_LIMIT,
+                description=f"At most this many candles (1d: days back), 1 to {MAX_LIMIT}.",
+            ),
+        ],
+        responses={200: CandleSeriesOutputSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+    )
+    def get(self, request, instrument: str):
+        query = CandleQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        inst = instrument_get(instrument)
+        interval, limit = query.validated_data["interval"], query.validated_data["limit"]
+        rows = candle_series(instrument=inst, interval=interval, limit=limit)
+        return Response(
+            CandleSeriesOutputSerializer(
+                {"instrument": inst.name, "interval": interval, "limit": limit, "results": rows}
+            ).data
+        )

@@ -83,3 +83,56 @@ class FeedState(models.Model):
 
     def __str__(self) -> str:
         return f"feed {self.instrument_id} step {self.step}"
+
+
+class Candle(models.Model):
+    """A minute (or an hour) of an instrument's price history (apps/market/candles.py).
+
+    A 1-minute candle aggregates its minute's ticks: open/close are the first/last tick by
+    (created_at, id), high/low the max/min, ``ticks`` how many. An unsealed minute is recomputed
+    from its ticks (idempotent); ``sealed`` means those ticks were pruned, so the candle is the
+    only record and a late tick is merged into it (``first_tick_at``/``last_tick_at`` order that
+    merge). A 1-hour candle is rolled up from its minutes and never sealed; 1-day candles are
+    rolled up from the hours when read.
+    """
+
+    class Interval(models.TextChoices):
+        MINUTE = "1m", "1 minute"
+        HOUR = "1h", "1 hour"  # rolled up from the minutes whenever one of them changes
+
+    # no index of its own: the unique constraint below leads with instrument
+    instrument = models.ForeignKey(
+        Instrument, on_delete=models.CASCADE, related_name="candles", db_index=False
+    )
+    interval = models.CharField(max_length=3, choices=Interval.choices, default=Interval.MINUTE)
+    start = models.DateTimeField()  # UTC, on the minute (the hour)
+    open = PriceField()
+    high = PriceField()
+    low = PriceField()
+    close = PriceField()
+    ticks = models.PositiveIntegerField()
+    first_tick_at = models.DateTimeField()
+    last_tick_at = models.DateTimeField()
+    sealed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-start", "-id"]
+        # the admin's list and date hierarchy (newest first, MIN/MAX) across instruments
+        indexes = [models.Index(fields=["start"], name="market_candle_start")]
+        constraints = [
+            # Also the index of every read: one instrument's candles in time order.
+            models.UniqueConstraint(
+                fields=["instrument", "interval", "start"], name="market_candle_unique_start"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(low__lte=models.F("open"))
+                & models.Q(low__lte=models.F("close"))
+                & models.Q(high__gte=models.F("open"))
+                & models.Q(high__gte=models.F("close"))
+                & models.Q(ticks__gte=1),
+                name="market_candle_ohlc_consistent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.interval} {self.start:%Y-%m-%d %H:%M}"

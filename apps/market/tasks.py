@@ -30,3 +30,26 @@ def price_feed_tick() -> int:
         logger.debug("price_feed_tick skipped: PRICE_FEED=%s", settings.PRICE_FEED)
         return 0
     return len(feed_tick())
+
+
+@shared_task(
+    name="apps.market.tasks.candles_refresh",
+    acks_late=True,
+    soft_time_limit=240,
+    time_limit=300,
+    ignore_result=True,
+)
+def candles_refresh() -> dict:
+    """Aggregate ticks into 1-minute candles and prune the ticks past the retention that a candle
+    holds (apps/market/candles.py). Idempotent: a redelivered or overlapping run writes nothing
+    new and never deletes a tick that is not in a candle."""
+    from .candles import candles_refresh as refresh
+
+    result = refresh()
+    logger.info(
+        "candles refreshed: %s written, %s late ticks merged, %s ticks pruned",
+        result.candles,
+        result.merged,
+        result.deleted,
+    )
+    return {"candles": result.candles, "merged": result.merged, "deleted": result.deleted}

@@ -6,5 +6,6 @@ urlpatterns: list = []
 api_urlpatterns = [
     path("instruments/", api.InstrumentListApi.as_view(), name="instrument-list"),
     path("prices/", api.PriceListApi.as_view(), name="price-list"),
+    path("prices/<str:instrument>/candles/", api.CandleListApi.as_view(), name="price-candles"),
     path("operator/prices/", api.OperatorPriceSetApi.as_view(), name="operator-price-set"),
 ]
