@@ -281,6 +281,8 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 PRICE_FEED = env("PRICE_FEED", default="off")  # "simulated" | "off"
 PRICE_FEED_SEED = env.int("PRICE_FEED_SEED", default=42)
 PRICE_FEED_INTERVAL_S = env.int("PRICE_FEED_INTERVAL_S", default=5)
+# raw ticks older than this are pruned once a 1-minute candle holds them (apps/market/candles.py)
+MARKET_TICK_RETENTION_HOURS = env.int("MARKET_TICK_RETENTION_HOURS", default=48)
 VENUE_SLIPPAGE = Decimal(env("VENUE_SLIPPAGE", default="0"))
 SMART_SYNC = {
     "SLIPPAGE_TOLERANCE": Decimal(env("SMART_SYNC_SLIPPAGE_TOLERANCE", default="0.005")),
