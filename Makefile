@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: run test bench lint venv migrate seed clean
+.PHONY: run test bench lint venv migrate seed clean vendor
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (none found on PATH)"; exit 1; }
@@ -44,6 +44,28 @@ bench: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Browser libraries, vendored into static/vendor/<name>/ with their licence from the npm registry
+# (never a CDN). Needs node and npm; the files are committed, so `make run` and CI need neither.
+# The tarball must match the pinned sha512 (the registry's integrity for that version).
+LIGHTWEIGHT_CHARTS_VERSION := 5.2.1
+LIGHTWEIGHT_CHARTS_SHA512 := 215c282b544b1622cfb9b68a22335bb6358b9e93ccaa20014ab4dacbac2198d6bc2f5fb5f76f7656d1c9f815b23d4b8b0b0174b5c42584459dd422c1d9ad67b1
+vendor:
+	@command -v npm >/dev/null 2>&1 || { echo "make vendor needs npm (node.js)"; exit 1; }
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	tgz=lightweight-charts-$(LIGHTWEIGHT_CHARTS_VERSION).tgz; \
+	(cd "$$tmp" && npm pack --silent lightweight-charts@$(LIGHTWEIGHT_CHARTS_VERSION) >/dev/null); \
+	echo "$(LIGHTWEIGHT_CHARTS_SHA512)  $$tmp/$$tgz" | sha512sum --check --quiet; \
+	tar -xzf "$$tmp/$$tgz" -C "$$tmp"; \
+	out=static/vendor/lightweight-charts; rm -rf "$$out"; mkdir -p "$$out"; \
+	cp "$$tmp/package/dist/lightweight-charts.standalone.production.js" \
+	   "$$tmp/package/LICENSE" "$$tmp/package/package.json" "$$out/"; \
+	{ sed -n '3,4s/^ \* //p' "$$out/lightweight-charts.standalone.production.js"; \
+	  echo "https://www.tradingview.com/"; echo; \
+	  echo "lightweight-charts $(LIGHTWEIGHT_CHARTS_VERSION) from the npm registry, Apache-2.0 (LICENSE)."; \
+	  echo "The pages that draw a chart credit TradingView with a link (static/js/charts.js)."; \
+	} > "$$out/NOTICE"; \
+	echo "vendored lightweight-charts $(LIGHTWEIGHT_CHARTS_VERSION) into $$out/"; ls -l "$$out"
 
 clean:
 	rm -rf $(VENV) db.sqlite3* .broker staticfiles
