@@ -28,7 +28,7 @@ from apps.copies.selectors import copy_figures
 from apps.core.bulk import bulk_insert, bulk_set
 from apps.core.exceptions import ApplicationError, Conflict, InsufficientFunds, NotFound
 from apps.core.inputs import parse_decimal
-from apps.core.locks import lock_one, lock_user
+from apps.core.locks import for_update, lock_one, lock_user
 from apps.core.money import ZERO, exact, fmt_amount, usdt_down
 from apps.core.transactions import money_atomic
 from apps.fees.services import profit_share_settle_many
@@ -289,7 +289,7 @@ def _start_refusals_for(follower, lead: LeadTrader, market: str) -> None:
 
 
 def _start_refuse_short(main: Account, investment: Decimal) -> None:
-    _refuse_short(Account.objects.select_for_update().get(pk=main.pk).balance, investment)
+    _refuse_short(for_update(Account.objects).get(pk=main.pk).balance, investment)
 
 
 def _refuse_short(balance: Decimal, investment: Decimal) -> None:
@@ -436,7 +436,7 @@ def copy_investment_modify(*, copy: Copy | int, user, total_investment) -> Copy:
         if delta > 0:
             # locked: a deposit or withdrawal racing this must not turn into a 500 at the
             # balance constraint; it waits, and this check sees its result
-            balance = Account.objects.select_for_update().get(pk=main.pk).balance
+            balance = for_update(Account.objects).get(pk=main.pk).balance
             if delta > balance:
                 raise InsufficientFunds(
                     f"Increasing by {fmt_amount(delta)} USDT needs more than the {fmt_amount(balance)} USDT in "
@@ -509,7 +509,7 @@ def copy_position_close(*, copy: Copy | int, position: Position | int, user) -> 
             raise NotFound("No such open position in this copy.")
         inst = Instrument.objects.get(pk=rows[0].instrument_id)
         specs = _market_close_specs(rows, {inst.pk: inst}, reason=Position.CloseReason.MANUAL)
-        positions_apply(
+        result = positions_apply(
             key=f"manual-close:{rows[0].id}", memo="closed by hand at market", closes=specs
         )
         CopyEvent.objects.create(
@@ -519,6 +519,9 @@ def copy_position_close(*, copy: Copy | int, position: Position | int, user) -> 
             amount=result.close_amounts[rows[0].id],
             reason="Closed by you at market",
         )
+        if locked.is_stopping and len(figs.positions) == 1:
+            # the last position of a copy whose Total Stop Loss triggered: the cash returns now
+            copies_stop_locked([locked], reason=Copy.StopReason.STOP_LOSS)
     return Position.objects.get(pk=rows[0].id)
 
 
@@ -586,9 +589,6 @@ def _stop_return_cash(copies: list[Copy]) -> dict[int, Decimal]:
     """Everything left in each copy account goes back to its follower's main account."""
     balances = dict(
         Account.objects.filter(pk__in=[c.account_id for c in copies]).values_list("pk", "balance")
-        if locked.is_stopping and len(figs.positions) == 1:
-            # the last position of a copy whose Total Stop Loss triggered: the cash returns now
-            copies_stop_locked([locked], reason=Copy.StopReason.STOP_LOSS)
     )
     mains = main_account_ids({c.follower_id for c in copies})
     ledger_post_batch(

@@ -15,6 +15,12 @@ Mirroring a lead event takes 4 -> 5 -> 6 for a range of copies; stop copying and
 2 -> 4 -> 5 -> 6 for one copy, so a stop racing a mirror waits on the copy row and then sees
 what the mirror did. A service never locks a row of an earlier level after one of a later level.
 
+Locks are ``FOR NO KEY UPDATE`` on PostgreSQL: they serialize the services exactly as
+``FOR UPDATE`` would, but do not block the foreign-key checks (``FOR KEY SHARE``) that
+inserting a row referencing a locked one takes. With ``FOR UPDATE``, a transaction that wrote
+a copy row twice re-checked the copy's lead-trader key at commit and waited on a lead row that
+another service held: a deadlock (found by tests/fees' funding-versus-stop race).
+
 This module imports no app: callers pass their own querysets.
 """
 
@@ -24,31 +30,35 @@ from collections.abc import Iterable
 from typing import TypeVar
 
 from django.contrib.auth import get_user_model
-from django.db import models
+from django.db import connection, models
 
 from apps.core.exceptions import NotFound
 
 M = TypeVar("M", bound=models.Model)
 
 
+def for_update(queryset: models.QuerySet[M], **kwargs) -> models.QuerySet[M]:
+    """``select_for_update``, as ``FOR NO KEY UPDATE`` where the database has it."""
+    no_key = connection.features.has_select_for_no_key_update
+    return queryset.select_for_update(no_key=no_key, **kwargs)
+
+
 def lock_user(user) -> None:
     """Level 2: the acting user's row."""
-    get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
+    for_update(get_user_model().objects.filter(pk=user.pk)).exists()
 
 
 def lock_rows(queryset: models.QuerySet[M]) -> list[int]:
     """Lock every row of ``queryset`` in primary-key order; returns their ids. Only the rows of
     the queryset's own table are locked (``of=("self",)``), not those it joins."""
-    return list(
-        queryset.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True)
-    )
+    return list(for_update(queryset, of=("self",)).order_by("pk").values_list("pk", flat=True))
 
 
 def lock_one(queryset: models.QuerySet[M], pk, *, missing: str) -> M:
     """Lock and return one row, or refuse with ``NotFound(missing)`` (a bad or foreign id is
     "not found", never a 500 and never a hint that the row exists)."""
     try:
-        return queryset.select_for_update(of=("self",)).get(pk=int(pk))
+        return for_update(queryset, of=("self",)).get(pk=int(pk))
     except (queryset.model.DoesNotExist, ValueError, TypeError, OverflowError):
         raise NotFound(missing) from None
 

@@ -119,6 +119,8 @@ def fmt_amount(value: object) -> str:
     """Display only, for messages that guide what to type: thousands separators, at least 2
     decimals and every significant one up to 8 (1,000.00; 0.00412345; 123.456)."""
     d = usdt(value)
+    if d == 0:
+        d = abs(d)
     text = f"{d:,.8f}".rstrip("0")
     whole, _, frac = text.partition(".")
     return f"{whole}.{frac.ljust(2, '0')}"
@@ -127,4 +129,6 @@ def fmt_amount(value: object) -> str:
 def fmt_usdt(value: object, places: int = 2) -> str:
     """Display only: thousands separators, ``places`` decimals, rounded toward zero."""
     d = to_decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
+    if d == 0:
+        d = abs(d)  # -0.001 shows as 0.00, not -0.00
     return f"{d:,.{places}f}"

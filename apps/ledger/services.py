@@ -42,6 +42,7 @@ from django.db import IntegrityError, connection, transaction
 from apps.core.bulk import bulk_increment, bulk_insert, bulk_set
 from apps.core.exceptions import Conflict, InsufficientFunds, NotFound
 from apps.core.inputs import parse_decimal
+from apps.core.locks import for_update
 from apps.core.money import USDT_PLACES, ZERO, fmt_amount, to_decimal
 from apps.ledger.models import Account, JournalEntry, Posting
 
@@ -196,7 +197,7 @@ def _lock_accounts(account_ids: list[int]) -> dict[int, tuple[str, str, Decimal]
     """Level 6 of apps.core.locks: every account of the batch, in pk order."""
     locked = {
         pk: (code, kind, balance)
-        for pk, code, kind, balance in Account.objects.select_for_update()
+        for pk, code, kind, balance in for_update(Account.objects)
         .filter(pk__in=account_ids)
         .order_by("id")
         .values_list("id", "code", "kind", "balance")

@@ -415,6 +415,8 @@ class LeadPositionListApi(_LeadApi):
 
 
 class LeadPositionCloseApi(_LeadApi):
+    allow_ended_lead = True  # after the strategy ended, the lead can still close (unwind)
+
     @extend_schema(
         operation_id="lead_position_close",
         tags=["lead"],

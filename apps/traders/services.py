@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from apps.core.exceptions import ApplicationError, Conflict, InsufficientFunds, NotFound
 from apps.core.inputs import parse_decimal
+from apps.core.locks import for_update
 from apps.core.money import exact, fmt_amount, to_decimal, to_lot, usdt, usdt_down
 from apps.core.transactions import money_atomic
 from apps.ledger.models import Account, JournalEntry
@@ -60,13 +61,14 @@ def _instrument(value: Instrument | str, *, kind: str = Instrument.Kind.PERPETUA
     return inst
 
 
-def _lock_lead(lead: LeadTrader | int) -> LeadTrader:
+def _lock_lead(lead: LeadTrader | int, *, allow_ended: bool = False) -> LeadTrader:
+    """Level 3 of apps.core.locks. An ended lead may only unwind (close positions)."""
     pk = lead.pk if isinstance(lead, LeadTrader) else lead
     try:
-        locked = LeadTrader.objects.select_for_update().get(pk=pk)
+        locked = for_update(LeadTrader.objects).get(pk=pk)
     except (LeadTrader.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such lead trader.") from None
-    if not locked.is_active:
+    if not locked.is_active and not allow_ended:
         raise Conflict("This lead trader has ended their strategy.", code="lead_not_active")
     return locked
 
@@ -75,7 +77,7 @@ def _lock_own_position(lead: LeadTrader, position: Position | int) -> Position:
     pk = position.pk if isinstance(position, Position) else position
     try:
         pos = (
-            Position.objects.select_for_update(of=("self",))
+            for_update(Position.objects, of=("self",))
             .select_related("instrument")
             .get(pk=pk, account_id=lead.futures_account_id, lead_position__isnull=True)
         )
@@ -191,7 +193,7 @@ def lead_transfer(
         raise ApplicationError("Direction must be in or out.", fields={"direction": "in or out"})
     key = key or f"lead-transfer:{uuid.uuid4()}"
     with money_atomic():
-        locked = LeadTrader.objects.select_for_update().get(pk=lead.pk)
+        locked = for_update(LeadTrader.objects).get(pk=lead.pk)
         lead_acc_id = locked.futures_account_id if market == "futures" else locked.spot_account_id
         main = account_main(user=locked.user)
         if direction == "in":
@@ -286,14 +288,14 @@ def lead_position_open(
     margin = parse_amount(margin, field="margin_usdt", label="Margin")
     with money_atomic():
         locked = _lock_lead(lead)
-        Account.objects.select_for_update().get(pk=locked.futures_account_id)
+        for_update(Account.objects).get(pk=locked.futures_account_id)
         figures = account_figures_one(locked.futures_account_id)
         _refuse_without_equity(figures.equity)
         price = venue_price(instrument=inst, side=_exec_side(side, opening=True))
         size, used, fee = open_quote(instrument=inst, margin=margin, leverage=lev, price=price)
         if used + fee > figures.available:
             raise InsufficientFunds(
-                f"Margin {used} + fee {fmt_amount(fee)} USDT exceeds the {fmt_amount(figures.available)} USDT "
+                f"Margin {fmt_amount(used)} + fee {fmt_amount(fee)} USDT exceeds the {fmt_amount(figures.available)} USDT "
                 "available in your lead futures account.",
                 fields={"margin_usdt": "Not enough available."},
             )
@@ -346,7 +348,7 @@ def lead_position_close(*, lead: LeadTrader, position: Position | int, fraction)
             fields={"fraction": "0 < fraction <= 1"},
         )
     with money_atomic():
-        locked = _lock_lead(lead)
+        locked = _lock_lead(lead, allow_ended=True)  # an ended lead may still unwind
         pos = _lock_own_position(locked, position)
         inst = pos.instrument
         qty = pos.size if f == 1 else to_lot(exact(pos.size) * exact(f), inst.lot_size)
@@ -401,7 +403,7 @@ def lead_position_leverage(*, lead: LeadTrader, position: Position | int, levera
             raise ApplicationError(
                 f"The position is already at {lev}x.", fields={"leverage": "Unchanged."}
             )
-        Account.objects.select_for_update().get(pk=locked.futures_account_id)
+        for_update(Account.objects).get(pk=locked.futures_account_id)
         new_margin = usdt_down(
             pmath.initial_margin(pos.size, pos.instrument.contract_value, pos.entry_price, lev)
         )
@@ -451,7 +453,7 @@ def lead_position_margin(*, lead: LeadTrader, position: Position | int, amount) 
                 code="not_isolated",
                 fields={"amount_usdt": "Cross positions share margin."},
             )
-        Account.objects.select_for_update().get(pk=locked.futures_account_id)
+        for_update(Account.objects).get(pk=locked.futures_account_id)
         if delta > 0:
             free = account_figures_one(locked.futures_account_id).available
             if delta > free:

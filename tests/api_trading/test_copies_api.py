@@ -33,6 +33,9 @@ COPY_FIELDS = {
     "started_at",
     "stopped_at",
     "stop_reason",
+    "stopping",
+    "stop_loss_triggered_at",
+    "stop_loss_trigger",
 }
 
 

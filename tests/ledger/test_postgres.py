@@ -108,10 +108,11 @@ def test_accounts_are_locked_for_update_in_pk_order(postgres):
         ledger_post(
             key="l", kind="trading_fee", postings=[(fees, Decimal("1")), (main, Decimal("-1"))]
         )
-    lock = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    # FOR NO KEY UPDATE: serializes like FOR UPDATE without blocking foreign-key checks
+    lock = [q["sql"] for q in queries.captured_queries if "FOR NO KEY UPDATE" in q["sql"]]
     assert len(lock) == 1
     assert lock[0].endswith(
-        ("ORDER BY 1 ASC FOR UPDATE", 'ORDER BY "ledger_account"."id" ASC FOR UPDATE')
+        ("ORDER BY 1 ASC FOR NO KEY UPDATE", 'ORDER BY "ledger_account"."id" ASC FOR NO KEY UPDATE')
     )
 
 

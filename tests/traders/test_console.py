@@ -545,19 +545,26 @@ def test_after_the_end_trading_is_refused_in_words_and_money_can_move_out(client
     client.force_login(lead.user)
     refused = client.post("/lead/positions/open/", _open_data("e1"))
     assert "This lead trader has ended their strategy." in refused.content.decode()
+    # the lead can still unwind: the close form is there, leverage and margin are not
+    page = client.get(f"/lead/positions/{pos.pk}/").content.decode()
+    assert "You can still close it" in page and 'id="close-form"' in page
+    assert 'id="leverage-form"' not in page and 'id="margin-form"' not in page
     refused = client.post(
-        f"/lead/positions/{pos.pk}/close/", {"preset": "100", "idempotency_key": "e2"}
+        f"/lead/positions/{pos.pk}/leverage/", {"leverage": "3", "idempotency_key": "e2"}
     )
     assert "This lead trader has ended their strategy." in refused.content.decode()
+    closed = client.post(
+        f"/lead/positions/{pos.pk}/close/", {"preset": "100", "idempotency_key": "e2b"}
+    )
+    assert closed.status_code == 302
     pos.refresh_from_db()
-    assert pos.status == Position.Status.OPEN
-    page = client.get(f"/lead/positions/{pos.pk}/").content.decode()
-    assert "can no longer be closed or changed" in page and 'id="close-form"' not in page
+    assert pos.status == Position.Status.CLOSED
     moved = client.post(
         "/lead/transfer/", {"direction": "out", "amount": "100", "idempotency_key": "e3"}
     )
     assert moved.status_code == 302
-    assert _futures_balance(lead) == Decimal("9897.5")
+    # 10,000 - 2.5 open fee - 2.5 close fee (same price: no PnL) - 100 moved out
+    assert _futures_balance(lead) == Decimal("9895")
     again = client.get("/lead/end/").content.decode()
     assert "Your strategy has already ended" in again
 
