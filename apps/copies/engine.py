@@ -137,7 +137,10 @@ def ongoing_intents(
         if lp.mark is None:
             continue
         inst = instruments[lp.instrument_id]
-        price = venue_price(instrument=inst, side="buy" if lp.side == "long" else "sell")
+        # the mark is already on the row: no query per lead position
+        price = venue_price(
+            instrument=inst, side="buy" if lp.side == "long" else "sell", reference=lp.mark
+        )
         event = ss.LeadEvent(
             kind="open",
             lead_position_id=lp.id,

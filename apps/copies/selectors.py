@@ -23,7 +23,7 @@ from apps.copies import engine, explain
 from apps.copies.models import Copy, CopyEvent
 from apps.core.exceptions import NotFound
 from apps.core.money import ZERO, exact, usdt_down
-from apps.fees.services import profit_share_due
+from apps.fees.selectors import profit_share_due
 from apps.ledger.selectors import wallet_get
 from apps.market.models import Instrument
 from apps.market.services import venue_price

@@ -296,7 +296,7 @@ def _refuse_short(balance: Decimal, investment: Decimal) -> None:
     if balance < investment:
         raise InsufficientFunds(
             f"Your main account has {fmt_amount(balance)} USDT available; you asked to invest "
-            f"{fmt_amount(investment)} USDT. Deposit more or invest less.",
+            f"{fmt_amount(investment)} USDT. Invest less, or have more deposited into your main account first.",
             fields={"total_investment_usdt": f"At most {fmt_amount(balance)} USDT."},
         )
 

@@ -191,7 +191,7 @@ _CLOSE_WRITE = (
 
 
 @dataclass(frozen=True)
-class _CloseMoney:
+class CloseMoney:
     """What one close moves: the account's change, the fee charged, and what the insurance
     fund receives (+, forfeited margin) or pays (-, a deficit)."""
 
@@ -208,7 +208,7 @@ def _apply_closes(
     closes: Sequence[CloseSpec], book: _Book
 ) -> tuple[list[int], Decimal, dict[int, Decimal]]:
     """Shrink or close positions, record their fills, book realized PnL and fees, within the
-    loss caps (``_close_money``). Returns the ids now fully closed, what the insurance fund
+    loss caps (``close_money``). Returns the ids now fully closed, what the insurance fund
     paid net, and each close's effect on its account."""
     rows = {
         r["id"]: r
@@ -223,7 +223,7 @@ def _apply_closes(
     updates, fills, closed, paid, amounts = [], [], [], ZERO, {}
     for c in closes:
         row = rows[c.position_id]
-        money = _close_money(c, row, balances, floors)
+        money = close_money(c, row, balances, floors)
         updates.append(_closed_row(row, c, money, book.now))
         if updates[-1]["size"] == 0:
             closed.append(c.position_id)
@@ -265,9 +265,9 @@ def _isolated_floors(accounts, rows: dict, closes: Sequence[CloseSpec]) -> dict[
     return floors
 
 
-def _close_money(
+def close_money(
     c: CloseSpec, row: dict, balances: dict[int, Decimal], floors: dict[int, Decimal]
-) -> _CloseMoney:
+) -> CloseMoney:
     """The loss caps (SPEC §4): an isolated close never takes more from the account than the
     margin it releases (a liquidation takes exactly that: the rest is forfeited to the
     insurance fund); a cross close never takes the isolated margins nor drives the account
@@ -288,10 +288,10 @@ def _close_money(
         gain = -balances[acc]
         fee = min(fee, -gain)
     balances[acc] += gain
-    return _CloseMoney(account=gain, fee=fee, insurance=c.realized_pnl - gain - fee)
+    return CloseMoney(account=gain, fee=fee, insurance=c.realized_pnl - gain - fee)
 
 
-def _closed_row(row: dict, c: CloseSpec, money: _CloseMoney, now) -> dict:
+def _closed_row(row: dict, c: CloseSpec, money: CloseMoney, now) -> dict:
     if row["status"] != Position.Status.OPEN or c.quantity > row["size"]:
         raise ValueError(f"position {c.position_id} cannot close {c.quantity}")
     closed_before = row["opened_size"] - row["size"]
@@ -317,7 +317,7 @@ def _closed_row(row: dict, c: CloseSpec, money: _CloseMoney, now) -> dict:
     }
 
 
-def _close_fill(c: CloseSpec, money: _CloseMoney, now) -> dict:
+def _close_fill(c: CloseSpec, money: CloseMoney, now) -> dict:
     return {
         "position_id": c.position_id,
         "lead_event_id": c.lead_event_id,
