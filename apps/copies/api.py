@@ -385,9 +385,9 @@ class CopyPositionListApi(APIView):
             request,
             self,
             qs,
-            lambda rows: CopyPositionSerializer(
-                [_position_out(p, risk) for p in rows], many=True
-            ).data,
+            lambda rows: (
+                CopyPositionSerializer([_position_out(p, risk) for p in rows], many=True).data
+            ),
         )
 
 
