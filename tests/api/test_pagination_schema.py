@@ -68,7 +68,11 @@ def test_every_get_answer_is_described_as_it_is(
     with django_capture_on_commit_callbacks(execute=True):  # the lead's open is mirrored
         world = build_world()
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {world.token}")
-    ids = {"copy_id": world.copy_id, "trader_id": world.other_lead_id}
+    ids = {
+        "copy_id": world.copy_id,
+        "trader_id": world.other_lead_id,
+        "instrument": "BTC-USDT-SWAP",  # prices/{instrument}/candles/: a series, not a page
+    }
     url = re.sub(r"\{(\w+)\}", lambda m: str(ids[m[1]]), path)
     response = api_client.get(url)
     assert response.status_code == 200, (url, response.content)
