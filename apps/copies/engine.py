@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from apps import smart_sync as ss
+from apps.core.money import exact, usdt_down
 from apps.market.models import Instrument
 from apps.market.services import venue_price
 from apps.positions.selectors import AccountFigures, OpenPositionRow, account_figures_one
@@ -122,8 +123,9 @@ def margin_spec(intent: ss.Intent, current_margin: Decimal) -> MarginSpec:
 def ongoing_intents(
     *, lead_account_id: int, copy_id: int, equity: Decimal, available: Decimal
 ) -> list[tuple[OpenPositionRow, ss.Intent]]:
-    """Copy Ongoing Positions (SPEC §5.1): how a copy of ``equity`` would open each current lead
-    sub-position at market now, with ratio = its margin / the lead's equity now and no slippage
+    """Copy Ongoing Positions (SPEC §5.1) or, for spot, Buy Existing Assets (SPEC §6): how a copy
+    of ``equity`` would open each current lead sub-position (spot: buy each holding) at market
+    now, with ratio = its margin (spot: its value) / the lead's equity now and no slippage
     guard. Each open uses up cash before the next is sized. Reads only: copy_start writes these
     and the wizard previews them, so both show the same numbers."""
     lead = account_figures_one(lead_account_id)
@@ -141,15 +143,18 @@ def ongoing_intents(
         price = venue_price(
             instrument=inst, side="buy" if lp.side == "long" else "sell", reference=lp.mark
         )
+        spot = inst.kind == Instrument.Kind.SPOT
         event = ss.LeadEvent(
-            kind="open",
+            # Buy Existing Assets (SPEC §6): weight = the holding's value / the lead's equity
+            kind="spot_buy" if spot else "open",
             lead_position_id=lp.id,
             side=lp.side,
             margin_mode=lp.margin_mode,
             leverage=lp.leverage,
             previous_leverage=None,
             fill_price=price,
-            margin=lp.margin,
+            margin=None if spot else lp.margin,
+            amount=usdt_down(exact(lp.size) * exact(lp.mark)) if spot else None,
             lead_margin_before=None,
             lead_equity_before=lead.equity,
             fraction=None,

@@ -41,7 +41,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from apps import smart_sync as ss
@@ -55,7 +55,7 @@ from apps.market.selectors import price_get
 from apps.market.services import venue_price
 from apps.positions.models import LeadEvent, Position
 from apps.positions.selectors import AccountFigures, account_figures_linked
-from apps.positions.services import CloseSpec, MarginSpec, OpenSpec, positions_apply
+from apps.positions.services import AddSpec, CloseSpec, MarginSpec, OpenSpec, positions_apply
 from apps.traders.models import LeadTrader
 
 log = logging.getLogger(__name__)
@@ -74,13 +74,34 @@ POSITION_EVENTS = {
     LeadEvent.Kind.LEVERAGE,
     LeadEvent.Kind.MARGIN_ADD,
     LeadEvent.Kind.MARGIN_REDUCE,
+    LeadEvent.Kind.SPOT_SELL,
 }
-CLOSE_EVENTS = {LeadEvent.Kind.PARTIAL_CLOSE, LeadEvent.Kind.CLOSE, LeadEvent.Kind.LIQUIDATION}
+OPEN_EVENTS = {LeadEvent.Kind.OPEN, LeadEvent.Kind.SPOT_BUY}
+CLOSE_EVENTS = {
+    LeadEvent.Kind.PARTIAL_CLOSE,
+    LeadEvent.Kind.CLOSE,
+    LeadEvent.Kind.LIQUIDATION,
+    LeadEvent.Kind.SPOT_SELL,
+}
+SPOT_EVENTS = {LeadEvent.Kind.SPOT_BUY, LeadEvent.Kind.SPOT_SELL}
 PENDING = LeadEvent.Status.PENDING
 
 
 def lead_id_for_event(event: LeadEvent) -> int:
-    return LeadTrader.objects.values_list("pk", flat=True).get(futures_account_id=event.account_id)
+    """The lead whose futures or spot account recorded the event (and, cached on the event,
+    which market's copies it is for)."""
+    lead_id, futures = LeadTrader.objects.values_list("pk", "futures_account_id").get(
+        Q(futures_account_id=event.account_id) | Q(spot_account_id=event.account_id)
+    )
+    event._market = Copy.Market.FUTURES if futures == event.account_id else Copy.Market.SPOT
+    return lead_id
+
+
+def event_market(event: LeadEvent) -> str:
+    """futures or spot: the market of the copies an event is mirrored to."""
+    if getattr(event, "_market", None) is None:
+        lead_id_for_event(event)
+    return event._market
 
 
 def eligible_copies(event: LeadEvent, lead_id: int) -> QuerySet[Copy]:
@@ -91,7 +112,7 @@ def eligible_copies(event: LeadEvent, lead_id: int) -> QuerySet[Copy]:
     over by a stop loss, changes nothing)."""
     qs = Copy.objects.filter(
         lead_id=lead_id,
-        market=Copy.Market.FUTURES,
+        market=event_market(event),
         status=Copy.Status.ACTIVE,
         start_after_event_id__lt=event.pk,
     ).exclude(
@@ -100,7 +121,7 @@ def eligible_copies(event: LeadEvent, lead_id: int) -> QuerySet[Copy]:
         # the claims once per copy, scanning every claim each time (quadratic).
         pk__in=CopyEvent.objects.filter(lead_event_id=event.pk).values("copy_id")
     )
-    if event.kind == LeadEvent.Kind.OPEN:
+    if event.kind in OPEN_EVENTS:
         return qs.filter(copying=True)
     if event.kind in POSITION_EVENTS:
         return qs.filter(
@@ -161,7 +182,7 @@ def lead_event_mirror(event_id: int, *, lo: int | None = None, hi: int | None = 
         lock_rows(
             _in_range(
                 Copy.objects.filter(
-                    lead_id=lead_id, market=Copy.Market.FUTURES, status=Copy.Status.ACTIVE
+                    lead_id=lead_id, market=event_market(event), status=Copy.Status.ACTIVE
                 ),
                 lo,
                 hi,
@@ -279,6 +300,9 @@ def _mirror_range(event: LeadEvent, *, lead_id: int, lo, hi) -> int:
     )
     plan = _Plan(event=event, copies={c.pk: c for c in copies}, nickname=_nickname(lead_id))
     plan.margins = {p.id: p.margin for f in figs.values() for p in f.positions}
+    if event.kind == LeadEvent.Kind.SPOT_BUY:
+        by_account = {c.account_id: c.pk for c in copies}
+        plan.holdings = {by_account[p.account_id]: p.id for f in figs.values() for p in f.positions}
     for intent in _plan_intents(event, copies, figs):
         plan.record(intent)
     plan.write()
@@ -287,7 +311,7 @@ def _mirror_range(event: LeadEvent, *, lead_id: int, lo, hi) -> int:
 
 def _price_now(event: LeadEvent):
     inst = event.instrument
-    opening = event.kind == LeadEvent.Kind.OPEN
+    opening = event.kind in OPEN_EVENTS
     if opening or event.kind in CLOSE_EVENTS:
         buys = (event.side == "long") == opening
         return venue_price(instrument=inst, side="buy" if buys else "sell")
@@ -310,6 +334,7 @@ def engine_event(event: LeadEvent, *, price_now) -> ss.LeadEvent:
         price_now=price_now,
         size=event.size,
         lead_size_before=event.lead_size_before,
+        amount=event.amount,
     )
 
 
@@ -347,7 +372,10 @@ class _Plan:
     copies: dict[int, _CopyRow]
     nickname: str
     margins: dict[int, object] = field(default_factory=dict)
+    # spot: copy id -> its holding linked to the lead's (a buy adds to it at average cost)
+    holdings: dict[int, int] = field(default_factory=dict)
     opens: list[OpenSpec] = field(default_factory=list)
+    adds: list[AddSpec] = field(default_factory=list)
     closes: list[CloseSpec] = field(default_factory=list)
     margin_changes: list[MarginSpec] = field(default_factory=list)
     events: list[dict] = field(default_factory=list)
@@ -360,6 +388,8 @@ class _Plan:
         inst = ev.instrument.name if ev.instrument_id else ""
         if ev.kind == LeadEvent.Kind.OPEN:
             return f"{inst} {ev.side} open"
+        if ev.kind == LeadEvent.Kind.SPOT_BUY:
+            return f"{inst} buy"
         return f"{ev.get_kind_display().lower()} on {inst}".strip()
 
     def record(self, it: ss.Intent) -> None:
@@ -372,7 +402,23 @@ class _Plan:
             "position_id": it.position_id,
         }
         who = {"user_id": c.follower_id, "copy_id": c.pk, "lead_event_id": ev.pk}
-        if it.action == "open":
+        if it.action == "open" and c.pk in self.holdings:  # spot: add to the copied holding
+            self.adds.append(
+                AddSpec(
+                    position_id=self.holdings[c.pk],
+                    account_id=c.account_id,
+                    size=it.size,
+                    price=it.price,
+                    cost=it.margin,
+                    fee=it.fee,
+                    reference_price=ev.fill_price,
+                    lead_event_id=ev.pk,
+                )
+            )
+            row.update(
+                kind=CopyEvent.Kind.COPIED, amount=it.margin, position_id=self.holdings[c.pk]
+            )
+        elif it.action == "open":
             self.opens.append(
                 engine.open_spec(
                     it,
@@ -426,6 +472,7 @@ class _Plan:
             key=f"mirror:{self.event.pk}:{first}",
             memo=f"Smart Sync mirror of lead event {self.event.pk} ({len(self.copies)} copies)",
             opens=self.opens,
+            adds=self.adds,
             closes=self.closes,
             margin_changes=self.margin_changes,
         )

@@ -126,14 +126,10 @@ def copy_request_validate(
         )
     stop_loss = _stop_loss(total_stop_loss, investment=investment)
     action = _stop_loss_action(stop_loss_action)
-    if market == Copy.Market.SPOT:
+    if market not in Copy.Market.values:
         raise ApplicationError(
-            "Spot Smart Sync is not available yet: copy this trader's futures instead.",
-            code="spot_unavailable",
-            fields={"market": "Only futures for now."},
+            "Market must be futures or spot.", fields={"market": "futures or spot"}
         )
-    if market != Copy.Market.FUTURES:
-        raise ApplicationError("Market must be futures or spot.", fields={"market": "futures"})
     return CopyRequest(investment, stop_loss, action, market)
 
 
@@ -302,8 +298,9 @@ def _refuse_short(balance: Decimal, investment: Decimal) -> None:
 
 
 def _start_create(follower, lead: LeadTrader, req: CopyRequest, ongoing: bool) -> Copy:
+    lead_account = _lead_account(lead, req.market)
     last_event = (
-        LeadEvent.objects.filter(account_id=lead.futures_account_id)
+        LeadEvent.objects.filter(account_id=lead_account)
         .order_by("-id")
         .values_list("id", flat=True)
         .first()
@@ -331,12 +328,17 @@ def _start_create(follower, lead: LeadTrader, req: CopyRequest, ongoing: bool) -
     return copy
 
 
+def _lead_account(lead: LeadTrader, market: str) -> int:
+    """The lead account a copy of ``market`` follows."""
+    return lead.spot_account_id if market == Copy.Market.SPOT else lead.futures_account_id
+
+
 def _copy_ongoing_positions(copy: Copy, lead: LeadTrader) -> None:
     """Open each current lead sub-position at market, ratio = its margin / lead equity now,
     without the slippage guard (the follower asked for market)."""
     mine = account_figures_one(copy.account_id)
     planned = engine.ongoing_intents(
-        lead_account_id=lead.futures_account_id,
+        lead_account_id=_lead_account(lead, copy.market),
         copy_id=copy.pk,
         equity=mine.equity,
         available=mine.available,

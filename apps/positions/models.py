@@ -27,6 +27,8 @@ class Side(models.TextChoices):
 class MarginMode(models.TextChoices):
     CROSS = "cross", "Cross"
     ISOLATED = "isolated", "Isolated"
+    # a spot holding: leverage 1, "margin" = its cost basis at average cost, never liquidated
+    SPOT = "spot", "Spot"
 
 
 class Position(models.Model):

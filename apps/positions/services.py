@@ -28,7 +28,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.core.bulk import bulk_insert, bulk_set
-from apps.core.money import ZERO, exact, usdt
+from apps.core.money import ZERO, exact, usdt, usdt_down
 from apps.ledger.models import Account, JournalEntry
 from apps.ledger.services import EntrySpec, account_system, ledger_post_batch
 from apps.positions.models import Fill, MarginMode, Position
@@ -67,6 +67,22 @@ class CloseSpec:
 
 
 @dataclass(frozen=True)
+class AddSpec:
+    """A spot buy into an existing holding: ``size`` more base units for ``cost`` USDT (the
+    amount spent) and ``fee`` on top. The holding's average cost becomes its cost basis over
+    its quantity (SPEC §6)."""
+
+    position_id: int
+    account_id: int
+    size: Decimal
+    price: Decimal
+    cost: Decimal
+    fee: Decimal
+    reference_price: Decimal | None = None
+    lead_event_id: int | None = None
+
+
+@dataclass(frozen=True)
 class MarginSpec:
     position_id: int
     margin: Decimal
@@ -96,14 +112,15 @@ def positions_apply(
     opens: Sequence[OpenSpec] = (),
     closes: Sequence[CloseSpec] = (),
     margin_changes: Sequence[MarginSpec] = (),
+    adds: Sequence[AddSpec] = (),
 ) -> ApplyResult:
-    """Book opens, closes and margin changes. Locks: ledger accounts (pk order) through
+    """Book opens, spot adds, closes and margin changes. Locks: ledger accounts (pk order) through
     ``ledger_post_batch``; the caller holds the copy or lead locks. Idempotency: ``key``
     names the one ledger entry; callers guarantee a batch is applied once (the CopyEvent
     claims for mirroring, the lead event for lead trades)."""
     assert connection.in_atomic_block, "positions_apply runs inside the caller's transaction"
     result = ApplyResult()
-    if not (opens or closes or margin_changes):
+    if not (opens or adds or closes or margin_changes):
         return result
     book = _Book(
         now=timezone.now(),
@@ -112,6 +129,8 @@ def positions_apply(
     )
     if opens:
         result.opened = _apply_opens(opens, book)
+    if adds:
+        _apply_adds(adds, book)
     if closes:
         result.closed, result.insurance_paid, result.close_amounts = _apply_closes(closes, book)
     if margin_changes:
@@ -179,6 +198,55 @@ def _apply_opens(opens: Sequence[OpenSpec], book: _Book) -> list[int]:
             fees_total += o.fee
     book.postings.append((book.fees, fees_total))
     return ids
+
+
+def _apply_adds(adds: Sequence[AddSpec], book: _Book) -> None:
+    """Grow spot holdings at average cost: size and cost basis add up, the average cost is the
+    cost basis over the quantity (rounded down: display only; the cost basis is what a sale
+    releases), each add is a fill; the fees move account -> platform fees."""
+    rows = {
+        r["id"]: r
+        for r in Position.objects.filter(pk__in=[a.position_id for a in adds]).values(
+            "id", "size", "opened_size", "margin", "fees", "status"
+        )
+    }
+    updates = []
+    for a in adds:
+        row = rows[a.position_id]
+        if row["status"] != Position.Status.OPEN:
+            raise ValueError(f"position {a.position_id} is closed: cannot add to it")
+        size, cost = row["size"] + a.size, row["margin"] + a.cost
+        row.update(size=size, opened_size=row["opened_size"] + a.size, margin=cost)
+        row["fees"] += a.fee
+        updates.append(
+            {
+                "id": a.position_id,
+                "size": size,
+                "opened_size": row["opened_size"],
+                "margin": cost,
+                "fees": row["fees"],
+                "entry_price": usdt_down(exact(cost) / exact(size)),
+            }
+        )
+        book.postings += [(a.account_id, -a.fee), (book.fees, a.fee)]
+    bulk_set(Position, updates, ["size", "opened_size", "margin", "fees", "entry_price"])
+    bulk_insert(
+        Fill,
+        [
+            {
+                "position_id": a.position_id,
+                "lead_event_id": a.lead_event_id,
+                "action": Fill.Action.OPEN,
+                "quantity": a.size,
+                "price": a.price,
+                "reference_price": a.reference_price,
+                "fee": a.fee,
+                "created_at": book.now,
+            }
+            for a in adds
+        ],
+        returning=None,
+    )
 
 
 _CLOSE_READ = (
@@ -372,21 +440,28 @@ def market_close_spec(
     margin, entry_price) at ``price``. Realized PnL and the fee round toward zero
     (SPEC §3, apps/core/money.py); a full close releases all the margin, a partial one its share rounded
     down. Mirrored closes get the same numbers from the pure engine (apps.smart_sync)."""
-    from apps.core.money import usdt_down
     from apps.market import math as pmath
 
     cv = instrument.contract_value
+    notional = exact(pmath.notional(quantity, cv, price))
+    released = (
+        position.margin
+        if quantity == position.size
+        else usdt_down(exact(position.margin) * exact(quantity) / exact(position.size))
+    )
+    if position.margin_mode == MarginMode.SPOT:  # average cost: fetched minus cost released
+        realized = usdt_down(notional - exact(released))
+    else:
+        realized = usdt_down(
+            pmath.realized_pnl(position.side, quantity, cv, position.entry_price, price)
+        )
     return CloseSpec(
         position_id=position.id,
         quantity=quantity,
         price=price,
-        realized_pnl=usdt_down(
-            pmath.realized_pnl(position.side, quantity, cv, position.entry_price, price)
-        ),
-        fee=usdt_down(exact(pmath.notional(quantity, cv, price)) * exact(instrument.taker_fee)),
-        margin_released=position.margin
-        if quantity == position.size
-        else usdt_down(exact(position.margin) * exact(quantity) / exact(position.size)),
+        realized_pnl=realized,
+        fee=usdt_down(notional * exact(instrument.taker_fee)),
+        margin_released=released,
         reason=reason,
         lead_event_id=lead_event_id,
     )

@@ -222,11 +222,16 @@ def _close_intent(
     cv = exact(_unit(instrument))
     notional = exact(size) * cv * exact(price)
     fee = money_down(notional * exact(instrument.taker_fee))
-    move = exact(size) * cv * (exact(price) - exact(pos.entry_price))
-    realized = money_down(-move if pos.side == "short" else move)
     released = (
         pos.margin if close_all else money_down(exact(pos.margin) * exact(size) / exact(pos.size))
     )
+    if instrument.kind == "spot":
+        # a holding's "margin" is its cost basis at average cost: the sale realizes what it
+        # fetches minus the cost it releases (SPEC §6: realized PnL uses average cost)
+        realized = money_down(notional - exact(released))
+    else:
+        move = exact(size) * cv * (exact(price) - exact(pos.entry_price))
+        realized = money_down(-move if pos.side == "short" else move)
     exp.update(
         {
             "size": dec_text(size),

@@ -32,7 +32,13 @@ from apps.market.services import venue_price
 from apps.positions.models import LeadEvent, MarginMode, Position, Side
 from apps.positions.outbox import lead_event_recorded
 from apps.positions.selectors import account_figures_one
-from apps.positions.services import MarginSpec, OpenSpec, market_close_spec, positions_apply
+from apps.positions.services import (
+    AddSpec,
+    MarginSpec,
+    OpenSpec,
+    market_close_spec,
+    positions_apply,
+)
 from apps.traders.models import LeadTrader
 
 MAX_PROFIT_SHARE = Decimal("0.30")
@@ -166,15 +172,17 @@ def lead_trader_approve(
 
 
 def lead_trader_end(*, lead: LeadTrader | int, actor=None) -> LeadTrader:
-    """End the strategy: no more copies can start; every copy is stopped by mirroring the
-    ``ended`` event (positions closed at market, profit share settled, cash returned)."""
+    """End the strategy: no more copies can start; every copy, futures and spot, is stopped by
+    mirroring an ``ended`` event on each lead account (positions closed and holdings sold at
+    market, profit share settled, cash returned)."""
     with money_atomic():
         locked = _lock_lead(lead)
         locked.status = LeadTrader.Status.ENDED
         locked.ended_at = timezone.now()
         locked.save(update_fields=["status", "ended_at"])
-        event = LeadEvent.objects.create(account_id=locked.futures_account_id, kind="ended")
-        lead_event_recorded(event.pk)
+        for account_id in (locked.futures_account_id, locked.spot_account_id):
+            event = LeadEvent.objects.create(account_id=account_id, kind=LeadEvent.Kind.ENDED)
+            lead_event_recorded(event.pk)
     return locked
 
 
@@ -234,15 +242,16 @@ def _parse_leverage(value, instrument: Instrument) -> int:
     return lev
 
 
-def _refuse_without_equity(equity: Decimal) -> None:
+def _refuse_without_equity(equity: Decimal, *, account: str = "futures") -> None:
     """Smart Sync sizes every copy by the lead's share of equity: with no positive equity
     (isolated losses can exceed the free cash) there is no share to copy."""
     if equity <= 0:
+        field = "margin_usdt" if account == "futures" else "amount_usdt"
         raise ApplicationError(
-            f"Your lead futures account's equity is {fmt_amount(equity)} USDT: you cannot open "
-            "a position until it is above 0. Transfer funds in or close losing positions first.",
+            f"Your lead {account} account's equity is {fmt_amount(equity)} USDT: you cannot "
+            "trade until it is above 0. Transfer funds in first.",
             code="no_equity",
-            fields={"margin_usdt": "Your account equity must be above 0."},
+            fields={field: "Your account equity must be above 0."},
         )
 
 
@@ -335,11 +344,9 @@ def lead_position_open(
     return Position.objects.get(pk=result.opened[0])
 
 
-def lead_position_close(*, lead: LeadTrader, position: Position | int, fraction) -> Position:
-    """Close a fraction (0 < f <= 1) of a sub-position at market. A remainder below the
-    minimum size is closed too; the event records the fraction actually closed."""
+def _fraction(value) -> Decimal:
     try:
-        f = to_decimal(fraction)
+        f = to_decimal(value)
     except (TypeError, ValueError):
         f = Decimal(-1)
     if not (0 < f <= 1):
@@ -347,6 +354,13 @@ def lead_position_close(*, lead: LeadTrader, position: Position | int, fraction)
             "Fraction must be greater than 0 and at most 1 (1 closes all).",
             fields={"fraction": "0 < fraction <= 1"},
         )
+    return f
+
+
+def lead_position_close(*, lead: LeadTrader, position: Position | int, fraction) -> Position:
+    """Close a fraction (0 < f <= 1) of a sub-position at market. A remainder below the
+    minimum size is closed too; the event records the fraction actually closed."""
+    f = _fraction(fraction)
     with money_atomic():
         locked = _lock_lead(lead, allow_ended=True)  # an ended lead may still unwind
         pos = _lock_own_position(locked, position)
@@ -492,3 +506,167 @@ def lead_position_margin(*, lead: LeadTrader, position: Position | int, amount) 
         lead_event_recorded(event.pk)
     pos.refresh_from_db()
     return pos
+
+
+# --- spot trading (SPEC §6) -------------------------------------------------------------------
+def _spot_holding(lead: LeadTrader, inst: Instrument) -> Position | None:
+    """The lead's one open holding of an asset (average cost), locked (level 5)."""
+    return (
+        for_update(Position.objects, of=("self",))
+        .filter(
+            account_id=lead.spot_account_id,
+            instrument=inst,
+            status=Position.Status.OPEN,
+            lead_position__isnull=True,
+        )
+        .first()
+    )
+
+
+def spot_buy_quote(*, instrument: Instrument, amount: Decimal, price: Decimal):
+    """What a market buy of ``amount`` USDT gets at ``price``: (quantity, cost, fee). Quantity
+    rounds down to the lot; the fee is the taker fee on the amount spent, on top (SPEC §6)."""
+    qty = to_lot(exact(amount) / exact(price), instrument.lot_size)
+    if qty < instrument.min_size:
+        need = usdt_down(exact(instrument.min_size) * exact(price))
+        raise ApplicationError(
+            f"Amount too small: the minimum {instrument.min_size.normalize()} "
+            f"{instrument.base_asset} costs {fmt_amount(need)} USDT at {fmt_amount(price)}.",
+            code="below_min_size",
+            fields={"amount_usdt": f"At least {fmt_amount(need)}."},
+        )
+    cost = usdt_down(exact(qty) * exact(price))
+    fee = usdt_down(exact(cost) * exact(instrument.taker_fee))
+    return qty, cost, fee
+
+
+def lead_spot_buy(*, lead: LeadTrader, instrument: Instrument | str, amount) -> Position:
+    """A market buy of ``amount`` USDT of an asset on the lead spot account, added to the lead's
+    holding at average cost, with its ``spot_buy`` lead event (ratio = amount spent / spot
+    equity before). Locks: the lead (3), the holding (5), ledger accounts (6)."""
+    inst = _instrument(instrument, kind=Instrument.Kind.SPOT)
+    amount = parse_amount(amount, field="amount_usdt", label="Amount")
+    with money_atomic():
+        locked = _lock_lead(lead)
+        for_update(Account.objects).get(pk=locked.spot_account_id)
+        figures = account_figures_one(locked.spot_account_id)
+        _refuse_without_equity(figures.equity, account="spot")
+        price = venue_price(instrument=inst, side="buy")
+        qty, cost, fee = spot_buy_quote(instrument=inst, amount=amount, price=price)
+        if cost + fee > figures.available:
+            raise InsufficientFunds(
+                f"Buying {fmt_amount(cost)} USDT of {inst.base_asset} + fee {fmt_amount(fee)} USDT "
+                f"needs more than the {fmt_amount(figures.available)} USDT available in your "
+                "lead spot account.",
+                fields={"amount_usdt": f"At most about {fmt_amount(figures.available)}."},
+            )
+        holding = _spot_holding(locked, inst)
+        event = LeadEvent.objects.create(
+            account_id=locked.spot_account_id,
+            kind=LeadEvent.Kind.SPOT_BUY,
+            instrument=inst,
+            side=Side.LONG,
+            margin_mode=MarginMode.SPOT,
+            leverage=1,
+            fill_price=price,
+            size=qty,
+            amount=cost,
+            lead_equity_before=usdt_down(figures.equity),
+        )
+        if holding is None:
+            result = positions_apply(
+                key=f"lead-event:{event.pk}",
+                memo=f"lead spot buy {inst.name}",
+                opens=[
+                    OpenSpec(
+                        account_id=locked.spot_account_id,
+                        instrument_id=inst.pk,
+                        side=Side.LONG,
+                        margin_mode=MarginMode.SPOT,
+                        leverage=1,
+                        size=qty,
+                        price=price,
+                        margin=cost,
+                        fee=fee,
+                        lead_event_id=event.pk,
+                    )
+                ],
+            )
+            holding_id = result.opened[0]
+        else:
+            holding_id = holding.pk
+            positions_apply(
+                key=f"lead-event:{event.pk}",
+                memo=f"lead spot buy {inst.name}",
+                adds=[
+                    AddSpec(
+                        position_id=holding.pk,
+                        account_id=locked.spot_account_id,
+                        size=qty,
+                        price=price,
+                        cost=cost,
+                        fee=fee,
+                        lead_event_id=event.pk,
+                    )
+                ],
+            )
+        event.position_id = holding_id
+        event.save(update_fields=["position"])
+        lead_event_recorded(event.pk)
+    return Position.objects.get(pk=holding_id)
+
+
+def lead_spot_sell(*, lead: LeadTrader, instrument: Instrument | str, fraction) -> Position:
+    """Sell a fraction (0 < f <= 1) of the lead's holding of an asset at market: it receives
+    quantity x price less the taker fee (SPEC §6). A remainder below the minimum is sold too;
+    the ``spot_sell`` event records the quantity sold and the holding before, so followers
+    sell exactly that share of their copied holding. An ended lead may still sell."""
+    inst = _instrument(instrument, kind=Instrument.Kind.SPOT)
+    f = _fraction(fraction)
+    with money_atomic():
+        locked = _lock_lead(lead, allow_ended=True)
+        holding = _spot_holding(locked, inst)
+        if holding is None:
+            raise NotFound(
+                f"You hold no {inst.base_asset} in your lead spot account.",
+                fields={"instrument": "Nothing to sell."},
+            )
+        qty = holding.size if f == 1 else to_lot(exact(holding.size) * exact(f), inst.lot_size)
+        if holding.size - qty < inst.min_size:
+            qty = holding.size
+        if qty <= 0:
+            raise ApplicationError(
+                f"That fraction sells less than one lot ({inst.lot_size.normalize()}).",
+                fields={"fraction": "Too small."},
+            )
+        price = venue_price(instrument=inst, side="sell")
+        event = LeadEvent.objects.create(
+            account_id=locked.spot_account_id,
+            kind=LeadEvent.Kind.SPOT_SELL,
+            position=holding,
+            instrument=inst,
+            side=Side.LONG,
+            margin_mode=MarginMode.SPOT,
+            leverage=1,
+            fill_price=price,
+            size=qty,
+            lead_size_before=holding.size,
+            fraction=Decimal(1) if qty == holding.size else qty / holding.size,  # display only
+        )
+        positions_apply(
+            key=f"lead-event:{event.pk}",
+            memo=f"lead spot sell {qty} {inst.name}",
+            closes=[
+                market_close_spec(
+                    position=holding,
+                    instrument=inst,
+                    quantity=qty,
+                    price=price,
+                    reason=Position.CloseReason.LEAD,
+                    lead_event_id=event.pk,
+                )
+            ],
+        )
+        lead_event_recorded(event.pk)
+    holding.refresh_from_db()
+    return holding

@@ -113,7 +113,6 @@ def test_copy_start_with_ongoing_positions_opens_them(btc, django_capture_on_com
         ({"total_stop_loss_usdt": "-1"}, 400, "total_stop_loss_usdt", "more than 0"),
         ({"stop_loss_action": "panic"}, 400, "stop_loss_action", "valid choice"),
         ({"market": "options"}, 400, "market", "valid choice"),
-        ({"market": "spot"}, 400, "market", "Spot"),
         ({"trader": 999999}, 404, "trader", "No such lead trader"),
         ({"trader": "x"}, 400, "trader", "integer"),
     ],

@@ -111,3 +111,49 @@ def test_stop_copying_while_mirroring_leaves_a_consistent_state(unmirrored_open)
             assert Position.objects.filter(account_id=c.account_id, status="open").count() == 1
     # every copy got the event at most once
     assert CopyEvent.objects.filter(lead_event=event).count() <= 30
+
+
+@pytest.fixture
+def unmirrored_spot_buys(postgres, monkeypatch):
+    """A spot lead with 20 spot copies, a first buy mirrored and a second one not yet."""
+    from apps.ledger.services import deposit_credit
+    from apps.traders.services import lead_spot_buy, lead_transfer
+
+    set_price("BTC-USDT", "50000")
+    lead = lead_make(equity="0")
+    deposit_credit(user=lead.user, amount=D("10000"), key=f"spot:{lead.pk}")
+    lead_transfer(lead=lead, market="spot", direction="in", amount="10000")
+    copies = [copy_make(lead, investment="1000", market="spot") for _ in range(20)]
+    lead_spot_buy(lead=lead, instrument="BTC-USDT", amount="1000")  # mirrored on commit
+    monkeypatch.setattr(outbox, "_listeners", [])
+    lead_spot_buy(lead=lead, instrument="BTC-USDT", amount="2000")  # not yet
+    event = LeadEvent.objects.filter(kind="spot_buy").latest("pk")
+    return event, copies
+
+
+def test_a_spot_buy_delivered_twice_and_in_overlapping_chunks_adds_once(unmirrored_spot_buys):
+    # given 20 copies each holding 0.002 BTC from the first buy (ratio 0.1 of 1,000)
+    event, copies = unmirrored_spot_buys
+    ids = sorted(c.pk for c in copies)
+    # when the second buy (2,000 of 8,999 + 1,000 = 9,999 equity) is mirrored by duplicate and
+    # overlapping deliveries at once
+    results, errors = run_together(
+        lambda: lead_event_mirror(event.pk),
+        lambda: lead_event_mirror(event.pk),
+        lambda: lead_event_mirror(event.pk, lo=ids[5], hi=ids[15]),
+    )
+    assert not errors, errors
+    assert sum(results) == 20
+    # then each copy added to its one holding exactly once: 2,000 / 9,999 x 999.9 = 200 USDT
+    # exactly (999.9 / 9,999 = 0.1) -> 0.004 BTC on top of 0.002
+    for c in copies:
+        assert CopyEvent.objects.filter(copy=c, lead_event=event).count() == 1
+        [h] = Position.objects.filter(account_id=c.account_id)
+        assert h.size == D("0.006") and h.margin == D("300")
+        assert Fill_count(h) == 2
+
+
+def Fill_count(position) -> int:  # noqa: N802 - reads like the assertion it serves
+    from apps.positions.models import Fill
+
+    return Fill.objects.filter(position=position).count()

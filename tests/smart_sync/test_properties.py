@@ -178,9 +178,11 @@ def test_partial_close_leaves_nothing_or_at_least_min_size(case):
     assert 0 <= intent.margin_released <= pos.margin
     # a realized PnL rounds toward zero (SPEC §3): a profit is never credited above the exact
     # value, a loss never charged above it, and both are within one satoshi of it
-    unit = D(1) if instrument.kind == "spot" else instrument.contract_value
-    exact = intent.size * unit * (event.price_now - pos.entry_price)
-    exact = -exact if pos.side == "short" else exact
+    if instrument.kind == "spot":  # average cost: what the sale fetches minus the cost released
+        exact = intent.size * event.price_now - intent.margin_released
+    else:
+        exact = intent.size * instrument.contract_value * (event.price_now - pos.entry_price)
+        exact = -exact if pos.side == "short" else exact
     assert abs(intent.realized_pnl) <= abs(exact) < abs(intent.realized_pnl) + ONE_SATOSHI
     assert intent.realized_pnl == 0 or (intent.realized_pnl > 0) == (exact > 0)
 
