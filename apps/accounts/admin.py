@@ -1,4 +1,9 @@
-"""Admin for users (e-mail login, no username anywhere) and notifications."""
+"""Admin for users (e-mail login, no username anywhere) and notifications.
+
+Notifications are read-only here: each one records what happened to someone's money (a copy
+started, a fill missed, a profit share paid) as the services wrote it, so an operator may read
+and search them but never rewrite, add or delete one.
+"""
 
 from __future__ import annotations
 
@@ -42,6 +47,7 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("is_staff", "is_superuser", "is_active")
     search_fields = ("email",)
     ordering = ("email",)
+    date_hierarchy = "date_joined"
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         (_("Personal info"), {"fields": ("first_name", "last_name")}),
@@ -73,9 +79,16 @@ class NotificationAdmin(admin.ModelAdmin):
     list_filter = ("kind", "read")
     search_fields = ("user__email", "message")
     list_select_related = ("user",)
-    raw_id_fields = ("user",)
-    readonly_fields = ("created_at", "emailed_at")
     date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     @admin.display(description="message")
     def short_message(self, obj: Notification) -> str:

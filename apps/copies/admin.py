@@ -1,7 +1,9 @@
 """Copies admin: operators look at copies, their history and the lead events (the outbox), may
 stop copies and re-dispatch what failed to mirror.
 
-Nothing here edits a copy or its money: the figures are ``copy_figures`` (the same numbers the
+Lists filter and search by follower e-mail, lead nickname and id; no list or detail page makes a
+query per row (the copies list reads its figures for the whole page at once). Nothing here
+edits a copy or its money: the figures are ``copy_figures`` (the same numbers the
 follower sees), "Stop selected copies" calls ``copy_stop`` (reason: operator), one durable
 transaction per copy so one refusal does not undo the others, and "Re-dispatch" calls
 ``lead_events_redispatch``.
@@ -29,6 +31,10 @@ class CopyEventInline(ReadOnlyTabularInline):
     readonly_fields = fields
     show_change_link = False
     ordering = ("-id",)
+
+    def get_queryset(self, request):
+        # the lead event and position of every row in the same query
+        return super().get_queryset(request).select_related("lead_event", "position")
 
 
 def _figure(name: str, description: str):
@@ -170,7 +176,7 @@ class LeadEventAdmin(ReadOnlyAdmin):
         "dispatch_count",
     )
     list_filter = ("status", "kind", "instrument")
-    search_fields = ("account__code", "=id", "failure")
+    search_fields = ("account__code", "account__lead_trader_futures__nickname", "=id", "failure")
     list_select_related = ("account", "position", "instrument")
     date_hierarchy = "created_at"
     actions = ["redispatch"]
@@ -201,7 +207,13 @@ class CopyEventAdmin(ReadOnlyAdmin):
         "created_at",
     )
     list_filter = ("kind",)
-    search_fields = ("copy__follower__email", "copy__lead__nickname", "=copy__id", "reason")
+    search_fields = (
+        "copy__follower__email",
+        "copy__lead__nickname",
+        "=copy__id",
+        "=lead_event__id",
+        "reason",
+    )
     list_select_related = ("copy", "lead_event", "position")
     date_hierarchy = "created_at"
     actions = ["redispatch"]

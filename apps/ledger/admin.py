@@ -5,6 +5,10 @@ Operators never edit money here. The writes go through the ledger services, like
 entry), and a main account's "Deposit or withdraw" page calls ``deposit_credit`` /
 ``withdrawal_record`` with an idempotency key minted when the form is shown, so a double click
 or a resubmitted form books the movement once.
+
+Entries and postings are the biggest tables: their lists never count or scan the whole table
+(apps/core/admin_lists.py), and no list or detail page makes a query per row (an entry of a
+lead event mirrored to 1,000 copies shows its 1,000 postings with their accounts in one query).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from apps.core.admin_lists import BigListMixin
 from apps.core.exceptions import ApplicationError
 from apps.core.money import fmt_usdt
 from apps.ledger.models import Account, JournalEntry, Posting
@@ -35,6 +40,20 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class BalanceFilter(admin.SimpleListFilter):
+    title = "balance"
+    parameter_name = "balance"
+
+    def lookups(self, request, model_admin):
+        return [("positive", "Holds money (> 0)"), ("zero", "Zero"), ("negative", "Negative")]
+
+    def queryset(self, request, queryset):
+        lookup = {"positive": "balance__gt", "zero": "balance", "negative": "balance__lt"}
+        if self.value() in lookup:
+            return queryset.filter(**{lookup[self.value()]: 0})
+        return queryset
+
+
 class MovementForm(forms.Form):
     direction = forms.ChoiceField(
         choices=[("deposit", "Deposit (money in)"), ("withdrawal", "Withdrawal (money out)")],
@@ -47,9 +66,10 @@ class MovementForm(forms.Form):
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
     list_display = ("code", "kind", "owner", "balance", "created_at")
-    list_filter = ("kind",)
-    search_fields = ("code", "owner__email")
+    list_filter = ("kind", BalanceFilter)
+    search_fields = ("code", "owner__email", "=id")
     list_select_related = ("owner",)
+    date_hierarchy = "created_at"
     readonly_fields = ("code", "kind", "owner", "balance", "created_at")
     change_form_template = "admin/ledger/account/change_form.html"
     actions = ["money_movement"]
@@ -127,6 +147,10 @@ class PostingInline(admin.TabularInline):
     max_num = 0
     can_delete = False
 
+    def get_queryset(self, request):
+        # the account of every posting in the same query (a mirror entry has one per copy)
+        return super().get_queryset(request).select_related("account")
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -138,10 +162,12 @@ class PostingInline(admin.TabularInline):
 
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(ReadOnlyAdmin):
+class JournalEntryAdmin(BigListMixin, ReadOnlyAdmin):
     list_display = ("id", "idempotency_key", "kind", "memo", "reverses", "created_at")
     list_filter = ("kind",)
-    search_fields = ("idempotency_key", "memo")
+    search_fields = ("idempotency_key", "memo", "=id")
+    list_select_related = ("reverses",)
+    date_hierarchy = "created_at"
     readonly_fields = ("idempotency_key", "kind", "memo", "reverses", "created_at")
     inlines = [PostingInline]
     actions = ["reverse_entries"]
@@ -172,8 +198,26 @@ class JournalEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Posting)
-class PostingAdmin(ReadOnlyAdmin):
-    list_display = ("id", "entry", "account", "amount")
-    search_fields = ("account__code", "entry__idempotency_key")
-    list_select_related = ("entry", "account")
+class PostingAdmin(BigListMixin, ReadOnlyAdmin):
+    list_display = ("id", "entry", "entry_kind", "account", "owner", "amount", "booked_at")
+    list_filter = ("entry__kind", "account__kind")
+    search_fields = (
+        "account__code",
+        "account__owner__email",
+        "entry__idempotency_key",
+        "=entry__id",
+    )
+    list_select_related = ("entry", "account__owner")
     readonly_fields = ("entry", "account", "amount")
+
+    @admin.display(description="kind", ordering="entry__kind")
+    def entry_kind(self, obj: Posting) -> str:
+        return obj.entry.get_kind_display()
+
+    @admin.display(description="owner")
+    def owner(self, obj: Posting):
+        return obj.account.owner or "platform"
+
+    @admin.display(description="booked at", ordering="entry__created_at")
+    def booked_at(self, obj: Posting):
+        return obj.entry.created_at

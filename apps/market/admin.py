@@ -1,24 +1,26 @@
 """Operators' view of the market. A price changed here goes through price_set, so the tick is
 recorded and the price hook (risk checks) fires exactly as for the API.
 
-Price ticks and candles are big, append-only tables, read-only here. Their lists never scan them:
-no COUNT(*) of the whole table (show_full_result_count off, a paginator that stops counting at
-10,000) and a date hierarchy built from MIN/MAX (two index probes) and the calendar instead of
-Django's SELECT DISTINCT over every row.
+An instrument's identity and its contract value never change once it exists: open positions
+are valued with them, so a new contract value would move every holder's PnL and margin without
+a ledger entry. Lot size, minimum size, leverage cap, fees and the maintenance rate remain
+editable (they apply to what is traded and checked from then on); retire one with "active".
+
+Price ticks and candles are big, append-only tables, read-only here. Their lists never scan them
+(apps/core/admin_lists.py): no COUNT(*) of the whole table (show_full_result_count off, a
+paginator that stops counting at 10,000) and a date hierarchy built from MIN/MAX (two index
+probes) and the calendar instead of Django's SELECT DISTINCT over every row.
 """
 
 from __future__ import annotations
 
-import datetime
-
 from django import forms
 from django.contrib import admin
-from django.core.paginator import Paginator
-from django.db.models import Max, Min
-from django.utils import formats, timezone
-from django.utils.functional import cached_property
-from django.utils.text import capfirst
 
+from apps.core.admin_lists import (
+    BigListMixin,
+    CappedCountPaginator,  # noqa: F401 (tests patch it from here)
+)
 from apps.core.exceptions import ApplicationError
 
 from .models import Candle, Instrument, Price, PriceTick
@@ -42,6 +44,11 @@ class InstrumentAdmin(admin.ModelAdmin):
     )
     list_filter = ("kind", "active")
     search_fields = ("name", "base_asset")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return ("name", "kind", "base_asset", "quote_asset", "contract_value")
 
     def has_delete_permission(self, request, obj=None):
         # Positions and fills point at instruments: retire one with "active", never delete it.
@@ -78,6 +85,7 @@ class PriceAdmin(admin.ModelAdmin):
     list_display = ("instrument", "price", "funding_rate", "source", "updated_at")
     list_filter = ("instrument__kind", "source")
     search_fields = ("instrument__name",)
+    list_select_related = ("instrument",)
     readonly_fields = ("source", "updated_at")
 
     def has_delete_permission(self, request, obj=None):
@@ -97,103 +105,8 @@ class PriceAdmin(admin.ModelAdmin):
         obj.pk, obj.updated_at, obj.source = saved.pk, saved.updated_at, saved.source
 
 
-class CappedCountPaginator(Paginator):
-    """Counts at most CAP + 1 rows (SELECT COUNT(*) FROM (... LIMIT CAP + 1)); ``capped`` says
-    the list has more than CAP, which templates/admin/market/pagination.html shows as such."""
-
-    CAP = 10_000
-    capped = False
-
-    @cached_property
-    def count(self) -> int:
-        n = self.object_list[: self.CAP + 1].count()
-        self.capped = n > self.CAP
-        return n
-
-
-def _month_starts(first: datetime.date, last: datetime.date):
-    month = first.replace(day=1)
-    while month <= last:
-        yield month
-        month = (month + datetime.timedelta(days=32)).replace(day=1)
-
-
-def date_hierarchy_cheap(cl) -> dict:
-    """Django's date hierarchy (same links, same template) from the list's first and last date:
-    a year, month or day is offered when it lies between them, without asking the database
-    which days hold rows (Django's DISTINCT query reads every row of the month)."""
-    field = cl.date_hierarchy
-    year, month, day = (cl.params.get(f"{field}__{part}") for part in ("year", "month", "day"))
-
-    def link(filters):
-        return cl.get_query_string(filters, [f"{field}__"])
-
-    y, m = f"{field}__year", f"{field}__month"
-    if year and month and day:
-        chosen = datetime.date(int(year), int(month), int(day))
-        return {
-            "show": True,
-            "back": {
-                "link": link({y: year, m: month}),
-                "title": capfirst(formats.date_format(chosen, "YEAR_MONTH_FORMAT")),
-            },
-            "choices": [{"title": capfirst(formats.date_format(chosen, "MONTH_DAY_FORMAT"))}],
-        }
-    bounds = cl.queryset.aggregate(first=Min(field), last=Max(field))
-    if bounds["first"] is None:
-        return {"show": False}
-    first, last = (timezone.localtime(bounds[k]).date() for k in ("first", "last"))
-    days_level = bool(year and month) or (
-        not year and (first.year, first.month) == (last.year, last.month)
-    )
-    if days_level:
-        days = (first + datetime.timedelta(days=n) for n in range((last - first).days + 1))
-        return {
-            "show": True,
-            "back": {"link": link({y: first.year}), "title": str(first.year)},
-            "choices": [
-                {
-                    "link": link({y: d.year, m: d.month, f"{field}__day": d.day}),
-                    "title": capfirst(formats.date_format(d, "MONTH_DAY_FORMAT")),
-                }
-                for d in days
-            ],
-        }
-    if year or first.year == last.year:
-        return {
-            "show": True,
-            "back": {"link": link({}), "title": "All dates"},
-            "choices": [
-                {
-                    "link": link({y: d.year, m: d.month}),
-                    "title": capfirst(formats.date_format(d, "YEAR_MONTH_FORMAT")),
-                }
-                for d in _month_starts(first, last)
-            ],
-        }
-    return {
-        "show": True,
-        "back": None,
-        "choices": [
-            {"link": link({y: str(n)}), "title": str(n)} for n in range(first.year, last.year + 1)
-        ],
-    }
-
-
-class BigReadOnlyAdmin(admin.ModelAdmin):
+class BigReadOnlyAdmin(BigListMixin, admin.ModelAdmin):
     """A read-only list of a big append-only table that never scans it (see the module doc)."""
-
-    change_list_template = "admin/market/big_change_list.html"
-    paginator = CappedCountPaginator
-    show_full_result_count = False
-    list_per_page = 100
-
-    def changelist_view(self, request, extra_context=None):
-        response = super().changelist_view(request, extra_context)
-        context = getattr(response, "context_data", None)
-        if context and "cl" in context and context["cl"].date_hierarchy:
-            context["cheap_date_hierarchy"] = date_hierarchy_cheap(context["cl"])
-        return response
 
     def has_add_permission(self, request):
         return False
