@@ -23,14 +23,9 @@ pytestmark = pytest.mark.django_db
 class Pos:
     """The fields market_close_spec reads from a position."""
 
-    def __init__(self, side, size, entry, margin):
-        self.id, self.side, self.size, self.entry_price, self.margin = (
-            1,
-            side,
-            D(size),
-            D(entry),
-            D(margin),
-        )
+    def __init__(self, side, size, entry, margin, margin_mode="isolated"):
+        self.id, self.side, self.margin_mode = 1, side, margin_mode
+        self.size, self.entry_price, self.margin = D(size), D(entry), D(margin)
 
 
 @pytest.fixture
