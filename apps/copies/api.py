@@ -19,9 +19,14 @@ from apps.copies.models import Copy, CopyEvent
 from apps.copies.selectors import CopyFigures
 from apps.core.api import PAGE_PARAMETERS, ErrorSerializer, MoneyField, Pagination, paginated
 from apps.core.exceptions import ApplicationError
-from apps.positions.models import Position
+from apps.positions.models import MarginMode, Position
 from apps.positions.risk import PositionRisk, account_risk
-from apps.positions.selectors import account_figures_one, position_list, position_upnl
+from apps.positions.selectors import (
+    account_figures_one,
+    position_list,
+    position_upnl,
+    position_value,
+)
 
 AUTH_ERRORS = {401: ErrorSerializer, 403: ErrorSerializer}
 READ_ERRORS = {400: ErrorSerializer, 404: ErrorSerializer, **AUTH_ERRORS}
@@ -166,6 +171,15 @@ class CopyPositionSerializer(serializers.Serializer):
     handed_over = serializers.BooleanField(
         help_text="Handed over by Total Stop Loss for Trader: the lead no longer steers it."
     )
+    value_usdt = MoneyField(
+        allow_null=True,
+        help_text="At the current price: contracts x contract value x price; a spot holding: "
+        "quantity x price. null once closed.",
+    )
+    average_cost = MoneyField(
+        allow_null=True,
+        help_text="Spot holdings: cost basis (margin_usdt) / quantity (size). null for futures.",
+    )
     status = serializers.CharField(help_text="open or closed.")
     close_reason = serializers.CharField(allow_blank=True)
     explanation = serializers.JSONField(
@@ -197,6 +211,8 @@ def _position_out(pos: Position, risk: dict[int, PositionRisk] | None = None) ->
         "liquidation_price": r.liquidation_price if r else None,
         "margin_level": r.margin_level if r else None,
         "handed_over": pos.handed_over,
+        "value_usdt": position_value(pos),
+        "average_cost": pos.entry_price if pos.margin_mode == MarginMode.SPOT else None,
         "status": pos.status,
         "close_reason": pos.close_reason,
         "explanation": pos.explanation,

@@ -194,6 +194,18 @@ def position_upnl(position: Position) -> Decimal:
     )
 
 
+def position_value(position: Position) -> Decimal | None:
+    """What an open position is worth at the mark: contracts x contract value x mark (a spot
+    holding: quantity x price). None once closed or without a price."""
+    if position.status != Position.Status.OPEN:
+        return None
+    try:
+        mark = position.instrument.price.price
+    except Price.DoesNotExist:
+        return None
+    return pmath.notional(position.size, position.instrument.contract_value, mark)
+
+
 def position_list(*, account_id: int, status: str | None = None):
     qs = Position.objects.filter(account_id=account_id).select_related("instrument__price")
     if status:

@@ -218,3 +218,32 @@ def test_the_lead_ending_stops_spot_copies_too(prices, django_capture_on_commit_
     copy.refresh_from_db()
     assert (copy.status, copy.stop_reason) == ("stopped", "lead_ended")
     assert Copy.objects.get(pk=copy.pk).account.balance == 0
+
+
+def test_the_api_shows_a_spot_copy_and_its_holding(prices, django_capture_on_commit_callbacks):
+    from tests.api_trading.conftest import client_for
+    from tests.factories.trading import follower_make
+
+    # given a follower starting a spot copy through the API (no longer refused)
+    lead = spot_lead("10000")
+    user = follower_make("1000")
+    client = client_for(user)
+    r = client.post(
+        "/api/v1/copies/",
+        {"trader": lead.pk, "market": "spot", "total_investment_usdt": "1000"},
+        format="json",
+    )
+    assert r.status_code == 201, r.data
+    assert r.data["market"] == "spot"
+    with django_capture_on_commit_callbacks(execute=True):
+        lead_spot_buy(lead=lead, instrument="BTC-USDT", amount="1000")
+    set_price("BTC-USDT", "52000")
+    # then its holding shows quantity, average cost, value and PnL
+    [h] = client.get(f"/api/v1/copies/{r.data['id']}/positions/").data["results"]
+    assert (h["instrument"], h["margin_mode"], h["size"]) == ("BTC-USDT", "spot", "0.00200000")
+    assert h["average_cost"] == "50000.00000000"
+    assert h["value_usdt"] == "104.00000000"  # 0.002 x 52,000
+    assert h["unrealized_pnl_usdt"] == "4.00000000"
+    assert h["explanation"]["ratio"] == "0.1"
+    # and the copy's equity: 899.9 cash + 104 = 1,003.9
+    assert client.get(f"/api/v1/copies/{r.data['id']}/").data["equity_usdt"] == "1003.90000000"
