@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: run test bench lint venv migrate seed clean vendor
+.PHONY: run test bench lint venv migrate seed clean vendor screenshots
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (none found on PATH)"; exit 1; }
@@ -40,6 +40,11 @@ test: venv
 
 bench: venv
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) bench/run.py $(BENCH)
+
+# Every main page as PNG at 1280 and 390 px under docs/screenshots/ (demo data on a throwaway
+# SQLite database, served locally, shot by Debian's chromium: apps/core/management/commands/screenshots.py).
+screenshots: venv
+	$(PY) manage.py screenshots
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -2,7 +2,7 @@
 
 Operators never edit money here. The writes go through the ledger services, like the API:
 "Reverse selected entries" calls ``ledger_reverse`` (a new, balanced reversal entry per selected
-entry), and a main account's "Deposit or withdraw" page calls ``deposit_credit`` /
+entry), and a main account's "Deposit or withdraw" page (also linked from each user's page) calls ``deposit_credit`` /
 ``withdrawal_record`` with an idempotency key minted when the form is shown, so a double click
 or a resubmitted form books the movement once.
 
@@ -17,6 +17,7 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -26,7 +27,7 @@ from apps.core.admin_lists import BigListMixin
 from apps.core.exceptions import ApplicationError
 from apps.core.money import fmt_usdt
 from apps.ledger.models import Account, JournalEntry, Posting
-from apps.ledger.services import deposit_credit, ledger_reverse, withdrawal_record
+from apps.ledger.services import account_main, deposit_credit, ledger_reverse, withdrawal_record
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -79,10 +80,20 @@ class AccountAdmin(ReadOnlyAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.movement_view)
+        for_user = self.admin_site.admin_view(self.user_movement_view)
         return [
             path("<int:account_id>/movement/", view, name="ledger_account_movement"),
+            path("user/<int:user_id>/movement/", for_user, name="ledger_user_movement"),
             *super().get_urls(),
         ]
+
+    def user_movement_view(self, request, user_id: int):
+        """The user page's "Deposit or withdraw": a user who just signed up has no main account
+        yet (it is made on first use), so it is made here, then the account's page opens."""
+        if not self.has_movement_permission(request):
+            raise PermissionDenied
+        user = get_object_or_404(get_user_model(), pk=user_id)
+        return redirect("admin:ledger_account_movement", account_id=account_main(user=user).pk)
 
     @admin.action(description="Deposit or withdraw for the owner", permissions=["movement"])
     def money_movement(self, request, queryset):
@@ -130,9 +141,11 @@ class AccountAdmin(ReadOnlyAdmin):
             form.add_error("amount", exc.fields.get("amount") or exc.message)
             return False
         account.refresh_from_db()
+        # what was booked (the typed text may read "5,000"), never the raw input
+        booked = abs(entry.postings.get(account_id=account.pk).amount)
         self.message_user(
             request,
-            f"{entry.get_kind_display()} of {fmt_usdt(data['amount'])} USDT booked for "
+            f"{entry.get_kind_display()} of {fmt_usdt(booked)} USDT booked for "
             f"{account.owner} (entry #{entry.pk}); main balance now {fmt_usdt(account.balance)} USDT.",
             messages.SUCCESS,
         )
