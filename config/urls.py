@@ -9,6 +9,7 @@ from apps.fees import urls as fees_urls
 from apps.ledger import urls as ledger_urls
 from apps.market import urls as market_urls
 from apps.positions import urls as positions_urls
+from apps.stats import urls as stats_urls
 from apps.traders import urls as traders_urls
 
 _apps = [
@@ -20,6 +21,7 @@ _apps = [
     traders_urls,
     copies_urls,
     fees_urls,
+    stats_urls,
 ]
 
 api_patterns = [p for module in _apps for p in getattr(module, "api_urlpatterns", [])]

@@ -130,6 +130,14 @@ def bulk_insert(
         objs = [model(**{f.attname: v for f, v in zip(fields, vals, strict=True)}) for vals in data]
         model.objects.bulk_create(objs, batch_size=500)
         return [getattr(o, returning) for o in objs] if returning else []
+    sql, params = _pg_insert_sql(model, fields, rows, now)
+    if returning:
+        sql += f" RETURNING {connection.ops.quote_name(model._meta.get_field(returning).column)}"
+    rows_out, _ = _pg_execute(sql, params, fetch=bool(returning))
+    return [r[0] for r in rows_out]
+
+
+def _pg_insert_sql(model, fields, rows: Sequence[Mapping], now) -> tuple[str, list]:
     columns = _columns(model, fields, rows, now)
     n = len(rows)
     table = connection.ops.quote_name(model._meta.db_table)
@@ -156,10 +164,44 @@ def bulk_insert(
         params += arrays
     else:
         sql = f"INSERT INTO {table} ({cols}) SELECT {select_sql} FROM generate_series(1, {n})"
-    if returning:
-        sql += f" RETURNING {connection.ops.quote_name(model._meta.get_field(returning).column)}"
-    rows_out, _ = _pg_execute(sql, params, fetch=bool(returning))
-    return [r[0] for r in rows_out]
+    return sql, params
+
+
+def bulk_upsert(
+    model: type[models.Model],
+    rows: Sequence[Mapping],
+    *,
+    unique: Sequence[str],
+    update: Sequence[str],
+) -> int:
+    """Insert ``rows``; a row whose ``unique`` fields match an existing row (a unique
+    constraint on exactly those fields) overwrites that row's ``update`` fields instead
+    (``INSERT ... ON CONFLICT (...) DO UPDATE``). One statement on PostgreSQL. Returns the
+    number of rows given. Two rows of one call must not share a key."""
+    if not rows:
+        return 0
+    now = timezone.now()
+    fields = _concrete_fields(model)
+    if not _is_pg():
+        data = [_fill_row(model, fields, r, now) for r in rows]
+        objs = [model(**{f.attname: v for f, v in zip(fields, vals, strict=True)}) for vals in data]
+        model.objects.bulk_create(
+            objs,
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=list(unique),
+            update_fields=list(update),
+        )
+        return len(objs)
+    sql, params = _pg_insert_sql(model, fields, rows, now)
+    quote = connection.ops.quote_name
+    conflict = ", ".join(quote(model._meta.get_field(f).column) for f in unique)
+    sets = ", ".join(
+        f"{quote(model._meta.get_field(f).column)} = EXCLUDED.{quote(model._meta.get_field(f).column)}"
+        for f in update
+    )
+    _pg_execute(f"{sql} ON CONFLICT ({conflict}) DO UPDATE SET {sets}", params, fetch=False)
+    return len(rows)
 
 
 def bulk_increment(model: type[models.Model], field: str, deltas: Mapping[int, Decimal]) -> int:

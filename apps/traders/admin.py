@@ -19,7 +19,6 @@ from django.db.models import Count, Q
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from apps.copies.models import Copy
 from apps.core.exceptions import ApplicationError
 from apps.traders.models import LeadTrader
 from apps.traders.services import MAX_PROFIT_SHARE, lead_trader_approve, lead_trader_end
@@ -99,9 +98,10 @@ class LeadTraderAdmin(admin.ModelAdmin):
             super()
             .get_queryset(request)
             .annotate(
+                # counted through the reverse relation: traders (the record layer) does not
+                # import copies, which sits above it
                 _copiers=Count(
-                    "copies",
-                    filter=Q(copies__status=Copy.Status.ACTIVE, copies__market=Copy.Market.FUTURES),
+                    "copies", filter=Q(copies__status="active", copies__market="futures")
                 )
             )
         )

@@ -1,5 +1,6 @@
-"""Lead traders REST API: the public directory and profiles, the lead's own console, and the
-operators' approval and ending of strategies.
+"""Lead traders REST API: the lead's own console, a lead's public sub-positions, and the
+operators' approval and ending of strategies. (The public directory and profiles, with their
+stats, are apps.stats.api: stats sit above copies, traders below.)
 
 Views only parse input and call a selector or service (apps.traders.services); refusals are
 the services' ApplicationErrors rendered as ``{detail, code, fields}``. A lead can only see
@@ -15,7 +16,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.idempotency import idempotent_post
-from apps.copies.models import Copy
 from apps.core.api import PAGE_PARAMETERS, ErrorSerializer, MoneyField, Pagination, paginated
 from apps.core.exceptions import ApplicationError
 from apps.positions.models import Position
@@ -26,12 +26,6 @@ from apps.traders.models import LeadTrader
 READ_ERRORS = {400: ErrorSerializer, 404: ErrorSerializer}
 AUTH_ERRORS = {401: ErrorSerializer, 403: ErrorSerializer}
 WRITE_ERRORS = {400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer, **AUTH_ERRORS}
-
-STATS_NOTE = (
-    "The performance stats (`roi_7d`, `roi_30d`, `roi_90d`, `pnl_30d_usdt`, `win_rate_30d`, "
-    "`max_drawdown_30d`, `sharpe_90d`, `daily`) arrive with the stats snapshots: until then "
-    "they are `null` (or an empty `daily` list), meaning unknown, not zero."
-)
 
 
 # --- permissions ----------------------------------------------------------------------------
@@ -73,61 +67,30 @@ STATUS_PARAM = OpenApiParameter(
 
 
 # --- serializers ----------------------------------------------------------------------------
-class TraderSerializer(serializers.Serializer):
+class LeadTraderSerializer(serializers.Serializer):
+    """The lead trader record (its stats and copiers are at ``traders/{id}/``)."""
+
     id = serializers.IntegerField()
     nickname = serializers.CharField()
     status = serializers.CharField(help_text="active or ended.")
-    profit_share_ratio = MoneyField(help_text="Share of copiers' net realized profit, 0 to 0.30.")
-    copiers = serializers.IntegerField(help_text="Active futures copies.")
-    max_copiers = serializers.IntegerField()
-    aum_usdt = MoneyField(help_text="Sum of the active copies' equity.")
-    roi_7d = MoneyField(allow_null=True, help_text="Not computed yet: null.")
-    roi_30d = MoneyField(allow_null=True, help_text="Not computed yet: null.")
-    roi_90d = MoneyField(allow_null=True, help_text="Not computed yet: null.")
-    pnl_30d_usdt = MoneyField(allow_null=True, help_text="Not computed yet: null.")
-    win_rate_30d = MoneyField(allow_null=True, help_text="Not computed yet: null.")
-    max_drawdown_30d = MoneyField(allow_null=True, help_text="Not computed yet: null.")
-
-
-class DailySerializer(serializers.Serializer):
-    date = serializers.DateField()
-    equity_usdt = MoneyField()
-    pnl_usdt = MoneyField()
-
-
-class TraderDetailSerializer(TraderSerializer):
     bio = serializers.CharField(allow_blank=True)
-    sharpe_90d = MoneyField(allow_null=True, help_text="Not computed yet: null.")
-    copiers_pnl_usdt = MoneyField(help_text="Sum of the active copies' PnL.")
-    lead_days = serializers.IntegerField(help_text="Days since approval (until the end, if ended).")
+    profit_share_ratio = MoneyField(help_text="Share of copiers' net realized profit, 0 to 0.30.")
+    max_copiers = serializers.IntegerField()
     approved_at = serializers.DateTimeField()
     ended_at = serializers.DateTimeField(allow_null=True)
-    daily = DailySerializer(many=True, help_text="Not computed yet: empty.")
 
 
-def _trader_out(row: selectors.TraderFigures, *, detail: bool = False) -> dict:
-    lead = row.lead
-    out = {
+def _lead_out(lead: LeadTrader) -> dict:
+    return {
         "id": lead.pk,
         "nickname": lead.nickname,
         "status": lead.status,
+        "bio": lead.bio,
         "profit_share_ratio": lead.profit_share_ratio,
-        "copiers": row.copiers,
         "max_copiers": lead.max_copiers,
-        "aum_usdt": row.aum,
-        **row.stats,
+        "approved_at": lead.approved_at,
+        "ended_at": lead.ended_at,
     }
-    if detail:
-        out |= {
-            "bio": lead.bio,
-            "sharpe_90d": None,
-            "copiers_pnl_usdt": row.copiers_pnl,
-            "lead_days": row.lead_days,
-            "approved_at": lead.approved_at,
-            "ended_at": lead.ended_at,
-            "daily": [],
-        }
-    return out
 
 
 class LeadPositionSerializer(serializers.Serializer):
@@ -201,7 +164,7 @@ def _account_out(lead: LeadTrader, market: str) -> dict:
 
 
 class TransferInputSerializer(serializers.Serializer):
-    market = serializers.ChoiceField(choices=Copy.Market.choices)
+    market = serializers.ChoiceField(choices=[("futures", "Futures"), ("spot", "Spot")])
     direction = serializers.ChoiceField(
         choices=["in", "out"], help_text="in: main -> lead account; out: lead account -> main."
     )
@@ -241,54 +204,6 @@ class LeadApproveInputSerializer(serializers.Serializer):
 
 
 # --- public reads ---------------------------------------------------------------------------
-class TraderListApi(APIView):
-    permission_classes = [AllowAny]
-    authentication_classes: list = []  # public: a stale session must not turn this into a 403
-
-    @extend_schema(
-        operation_id="trader_list",
-        tags=["traders"],
-        summary="Lead traders (public directory)",
-        description=(
-            "Active and ended lead traders with copiers and AUM. `ordering` takes a comma "
-            f"list of {', '.join(selectors.ORDERABLE)} (prefix `-` for descending; ties by "
-            "id); anything else is a 400. " + STATS_NOTE
-        ),
-        parameters=[
-            OpenApiParameter("ordering", str, required=False),
-            OpenApiParameter("status", str, enum=list(LeadTrader.Status.values), required=False),
-            *PAGE_PARAMETERS,
-        ],
-        responses={200: paginated(TraderSerializer), **READ_ERRORS},
-    )
-    def get(self, request):
-        rows = selectors.trader_list_with_figures(
-            status=_status_param(request, LeadTrader.Status.values),
-            ordering=request.query_params.get("ordering"),
-        )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(
-            TraderSerializer([_trader_out(r) for r in page], many=True).data
-        )
-
-
-class TraderDetailApi(APIView):
-    permission_classes = [AllowAny]
-    authentication_classes: list = []
-
-    @extend_schema(
-        operation_id="trader_get",
-        tags=["traders"],
-        summary="A lead trader's profile",
-        description=STATS_NOTE,
-        responses={200: TraderDetailSerializer, 404: ErrorSerializer},
-    )
-    def get(self, request, trader_id: int):
-        row = selectors.trader_get_with_figures(trader_id=trader_id)
-        return Response(TraderDetailSerializer(_trader_out(row, detail=True)).data)
-
-
 class TraderPositionListApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -480,9 +395,10 @@ class OperatorLeadTraderCreateApi(APIView):
         operation_id="operator_lead_trader_create",
         tags=["operator"],
         summary="Approve an existing user as a lead trader (staff only)",
-        description="Creates the lead futures and lead spot accounts. " + STATS_NOTE,
+        description="Creates the lead futures and lead spot accounts. Answers the lead trader "
+        "record; its stats and copiers are at `traders/{id}/`.",
         request=LeadApproveInputSerializer,
-        responses={201: TraderDetailSerializer, **WRITE_ERRORS},
+        responses={201: LeadTraderSerializer, **WRITE_ERRORS},
     )
     def post(self, request):
         data = LeadApproveInputSerializer(data=request.data)
@@ -496,11 +412,7 @@ class OperatorLeadTraderCreateApi(APIView):
             bio=v.get("bio", ""),
             operator=request.user,
         )
-        row = selectors.trader_get_with_figures(trader_id=lead.pk)
-        return Response(
-            TraderDetailSerializer(_trader_out(row, detail=True)).data,
-            status=status.HTTP_201_CREATED,
-        )
+        return Response(LeadTraderSerializer(_lead_out(lead)).data, status=status.HTTP_201_CREATED)
 
 
 class OperatorLeadTraderEndApi(APIView):
@@ -513,14 +425,13 @@ class OperatorLeadTraderEndApi(APIView):
         description="No new copies can start; every copy is stopped (positions closed at "
         "market, profit share settled, cash returned). Already ended: 409.",
         request=None,
-        responses={200: TraderDetailSerializer, **WRITE_ERRORS},
+        responses={200: LeadTraderSerializer, **WRITE_ERRORS},
     )
     @idempotent_post
     def post(self, request, trader_id: int):
         lead = selectors.trader_get(trader_id=trader_id)
-        services.lead_trader_end(lead=lead, actor=request.user)
-        row = selectors.trader_get_with_figures(trader_id=lead.pk)
-        return Response(TraderDetailSerializer(_trader_out(row, detail=True)).data)
+        ended = services.lead_trader_end(lead=lead, actor=request.user)
+        return Response(LeadTraderSerializer(_lead_out(ended)).data)
 
 
 class LeadEndApi(_LeadApi):
@@ -534,10 +445,9 @@ class LeadEndApi(_LeadApi):
         "copy is stopped (positions closed at market, profit share settled, cash returned to "
         "each follower). Your own positions and lead accounts stay yours.",
         request=None,
-        responses={200: TraderDetailSerializer, **WRITE_ERRORS},
+        responses={200: LeadTraderSerializer, **WRITE_ERRORS},
     )
     @idempotent_post
     def post(self, request):
-        services.lead_trader_end(lead=request.lead, actor=request.user)
-        row = selectors.trader_get_with_figures(trader_id=request.lead.pk)
-        return Response(TraderDetailSerializer(_trader_out(row, detail=True)).data)
+        ended = services.lead_trader_end(lead=request.lead, actor=request.user)
+        return Response(LeadTraderSerializer(_lead_out(ended)).data)

@@ -33,9 +33,8 @@ urlpatterns: list = [
     ),
     path("lead/end/", views.lead_console_end, name="lead_console_end"),
 ]
+# traders/ and traders/<id>/ (the public directory and profile) are apps.stats' API
 api_urlpatterns = [
-    path("traders/", api.TraderListApi.as_view(), name="trader-list"),
-    path("traders/<int:trader_id>/", api.TraderDetailApi.as_view(), name="trader-detail"),
     path(
         "traders/<int:trader_id>/positions/",
         api.TraderPositionListApi.as_view(),

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "apps.traders",
     "apps.copies",
     "apps.fees",
+    "apps.stats",
 ]
 
 MIDDLEWARE = [

@@ -6,7 +6,6 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from apps.copies.models import Copy
 from apps.ledger.services import account_main
 from apps.positions.models import LeadEvent, Position
 from apps.traders.models import LeadTrader
@@ -41,84 +40,7 @@ OPEN_BODY = {
 }
 
 
-# --- public reads ---------------------------------------------------------------------------
-def test_trader_list_with_figures_and_ordering(btc, django_assert_max_num_queries):
-    a = lead_make(nickname="alpha")
-    b = lead_make(nickname="Bravo", max_copiers=5)
-    c = lead_make(nickname="charlie")
-    copy_make(b, investment="1000")
-    copy_make(b, investment="500")
-    copy_make(c, investment="200")
-    stopped = copy_make(a, investment="300")
-    Copy.objects.filter(pk=stopped.pk).update(status="stopped")  # not counted
-
-    anon = APIClient()
-    with django_assert_max_num_queries(6):
-        r = anon.get("/api/v1/traders/")
-    assert r.status_code == 200
-    assert r.data["count"] == 3
-    row = {t["id"]: t for t in r.data["results"]}[b.pk]
-    assert set(row) >= LIST_FIELDS
-    assert (row["copiers"], row["max_copiers"], row["aum_usdt"]) == (2, 5, "1500.00000000")
-    assert row["roi_30d"] is None and row["win_rate_30d"] is None
-    assert row["profit_share_ratio"] == "0.10000000"
-
-    def order(q):
-        resp = anon.get(f"/api/v1/traders/?ordering={q}")
-        assert resp.status_code == 200, resp.data
-        return [t["nickname"] for t in resp.data["results"]]
-
-    assert order("nickname") == ["alpha", "Bravo", "charlie"]
-    assert order("-nickname") == ["charlie", "Bravo", "alpha"]
-    assert order("-aum_usdt") == ["Bravo", "charlie", "alpha"]
-    assert order("-copiers,nickname") == ["Bravo", "charlie", "alpha"]
-    assert order("-roi_30d") == ["alpha", "Bravo", "charlie"]  # stats unknown yet: by id
-
-    r = anon.get("/api/v1/traders/?ordering=password")
-    assert r.status_code == 400
-    assert r.data["code"] == "invalid_ordering"
-    assert "Cannot order by 'password'" in r.data["detail"]
-    assert anon.get("/api/v1/traders/?ordering=--nickname").status_code == 400
-
-
-def test_trader_list_includes_ended_and_filters_status(btc, operator):
-    active = lead_make()
-    ended = lead_make()
-    operator.post(f"/api/v1/operator/lead-traders/{ended.pk}/end/")
-    anon = APIClient()
-    assert {t["id"] for t in anon.get("/api/v1/traders/").data["results"]} == {
-        active.pk,
-        ended.pk,
-    }
-    r = anon.get("/api/v1/traders/?status=ended")
-    assert [t["id"] for t in r.data["results"]] == [ended.pk]
-    assert anon.get("/api/v1/traders/?status=zombie").status_code == 400
-
-
-def test_trader_detail(btc, django_capture_on_commit_callbacks):
-    lead = lead_make(nickname="Satoshi")
-    LeadTrader.objects.filter(pk=lead.pk).update(bio="Trend follower")
-    copy = copy_make(lead, investment="1000")
-    with django_capture_on_commit_callbacks(execute=True):
-        client_for(lead.user).post("/api/v1/lead/positions/", OPEN_BODY | {"margin_mode": "cross"})
-    set_price("BTC-USDT-SWAP", "51000")
-    r = APIClient().get(f"/api/v1/traders/{lead.pk}/")
-    assert r.status_code == 200
-    assert set(r.data) >= LIST_FIELDS
-    assert r.data["bio"] == "Trend follower"
-    assert r.data["sharpe_90d"] is None
-    assert r.data["daily"] == []
-    assert r.data["lead_days"] == 0
-    assert r.data["copiers"] == 1
-    # the copy holds 1 contract from 50,000: +10 at 51,000, less the 0.25 open fee
-    assert r.data["copiers_pnl_usdt"] == "9.75000000"
-    assert r.data["aum_usdt"] == "1009.75000000"
-    assert copy.pk
-
-    r = APIClient().get("/api/v1/traders/999999/")
-    assert (r.status_code, r.data["code"]) == (404, "not_found")
-
-
+# --- public reads (the directory and profile: tests/stats/test_api.py) ----------------------
 def test_trader_positions_public(btc, django_capture_on_commit_callbacks):
     lead = lead_make()
     client = client_for(lead.user)
@@ -429,7 +351,7 @@ def test_operator_approves_a_lead(operator):
         50,
         "hello",
     )
-    assert (r.data["status"], r.data["copiers"], r.data["max_copiers"]) == ("active", 0, 50)
+    assert (r.data["status"], r.data["max_copiers"], r.data["bio"]) == ("active", 50, "hello")
     assert lead.approved_by is not None and lead.approved_by.is_staff
     r = operator.post(
         "/api/v1/operator/lead-traders/",

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from apps.stats import api
+
+urlpatterns: list = []  # the directory and profile pages move here with the pages
+api_urlpatterns = [
+    path("traders/", api.TraderListApi.as_view(), name="trader-list"),
+    path("traders/<int:trader_id>/", api.TraderDetailApi.as_view(), name="trader-detail"),
+]
