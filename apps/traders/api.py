@@ -18,8 +18,14 @@ from rest_framework.views import APIView
 from apps.accounts.idempotency import idempotent_post
 from apps.core.api import PAGE_PARAMETERS, ErrorSerializer, MoneyField, Pagination, paginated
 from apps.core.exceptions import ApplicationError
+from apps.core.money import exact, usdt_down
 from apps.positions.models import Position
-from apps.positions.selectors import account_figures_one, position_list, position_upnl
+from apps.positions.selectors import (
+    account_figures_one,
+    position_list,
+    position_upnl,
+    position_value,
+)
 from apps.traders import selectors, services
 from apps.traders.models import LeadTrader
 
@@ -451,3 +457,117 @@ class LeadEndApi(_LeadApi):
     def post(self, request):
         ended = services.lead_trader_end(lead=request.lead, actor=request.user)
         return Response(LeadTraderSerializer(_lead_out(ended)).data)
+
+
+# --- spot (SPEC §6) -----------------------------------------------------------------------------
+class SpotOrderInputSerializer(serializers.Serializer):
+    instrument = serializers.CharField(max_length=64, help_text="e.g. BTC-USDT")
+    side = serializers.ChoiceField(choices=["buy", "sell"])
+    amount_usdt = MoneyField(
+        required=False, help_text="buy: USDT to spend; the taker fee is paid on top."
+    )
+    fraction = serializers.DecimalField(
+        max_digits=28,
+        decimal_places=18,
+        required=False,
+        help_text="sell: 0 < fraction <= 1 of your holding of the asset; 1 sells it all.",
+    )
+
+    def validate(self, data):
+        needed = "amount_usdt" if data["side"] == "buy" else "fraction"
+        if data.get(needed) is None:
+            raise serializers.ValidationError({needed: f"Required for a {data['side']}."})
+        return data
+
+
+class SpotHoldingSerializer(serializers.Serializer):
+    asset = serializers.CharField(help_text="The base asset, e.g. BTC.")
+    instrument = serializers.CharField()
+    quantity = MoneyField()
+    average_cost = MoneyField(help_text="Cost basis / quantity.")
+    cost_usdt = MoneyField(help_text="What the holding cost (fees apart).")
+    value_usdt = MoneyField(allow_null=True, help_text="Quantity x the current price.")
+    unrealized_pnl_usdt = MoneyField()
+    realized_pnl_usdt = MoneyField(help_text="Of the sales so far, at average cost.")
+
+
+class SpotFillSerializer(serializers.Serializer):
+    side = serializers.CharField()
+    instrument = serializers.CharField()
+    quantity = MoneyField(help_text="Base units bought or sold.")
+    price = MoneyField()
+    amount_usdt = MoneyField(help_text="buy: spent; sell: received before the fee.")
+    fee_usdt = MoneyField()
+    holding = SpotHoldingSerializer(help_text="Your holding of the asset after the fill.")
+
+
+def _holding_out(pos: Position) -> dict:
+    return {
+        "asset": pos.instrument.base_asset,
+        "instrument": pos.instrument.name,
+        "quantity": pos.size,
+        "average_cost": pos.entry_price,
+        "cost_usdt": pos.margin,
+        "value_usdt": position_value(pos),
+        "unrealized_pnl_usdt": position_upnl(pos),
+        "realized_pnl_usdt": pos.realized_pnl,
+    }
+
+
+class LeadSpotOrderApi(_LeadApi):
+    allow_ended_lead = True  # selling stays possible after the end; buying is refused (409)
+
+    @extend_schema(
+        operation_id="lead_spot_order",
+        tags=["lead"],
+        summary="Buy or sell spot at market (mirrored to your spot copiers)",
+        description="buy: spend `amount_usdt` (quantity rounded down to the lot, taker fee on "
+        "top); sell: a `fraction` of your holding (taker fee deducted). Copiers buy the same "
+        "share of their equity and sell the same share of what they copied.",
+        request=SpotOrderInputSerializer,
+        responses={201: SpotFillSerializer, **WRITE_ERRORS},
+    )
+    @idempotent_post
+    def post(self, request):
+        data = SpotOrderInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        if v["side"] == "buy":
+            holding = services.lead_spot_buy(
+                lead=request.lead, instrument=v["instrument"], amount=v["amount_usdt"]
+            )
+        else:
+            holding = services.lead_spot_sell(
+                lead=request.lead, instrument=v["instrument"], fraction=v["fraction"]
+            )
+        holding = _position_reload(holding.pk)
+        fill = holding.fills.order_by("-id").first()
+        out = {
+            "side": v["side"],
+            "instrument": holding.instrument.name,
+            "quantity": fill.quantity,
+            "price": fill.price,
+            "amount_usdt": usdt_down(exact(fill.quantity) * exact(fill.price)),
+            "fee_usdt": fill.fee,
+            "holding": _holding_out(holding),
+        }
+        return Response(SpotFillSerializer(out).data, status=status.HTTP_201_CREATED)
+
+
+class LeadSpotHoldingListApi(_LeadApi):
+    allow_ended_lead = True
+
+    @extend_schema(
+        operation_id="lead_spot_holdings",
+        tags=["lead"],
+        summary="Your spot holdings (at average cost)",
+        parameters=[*PAGE_PARAMETERS],
+        responses={200: paginated(SpotHoldingSerializer), **AUTH_ERRORS},
+    )
+    def get(self, request):
+        qs = position_list(account_id=request.lead.spot_account_id, status=Position.Status.OPEN)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(
+            SpotHoldingSerializer([_holding_out(p) for p in page], many=True).data
+        )

@@ -43,6 +43,8 @@ api_urlpatterns = [
     path("lead/transfer/", api.LeadTransferApi.as_view(), name="lead-transfer"),
     path("lead/account/", api.LeadAccountApi.as_view(), name="lead-account"),
     path("lead/end/", api.LeadEndApi.as_view(), name="lead-end"),
+    path("lead/spot/orders/", api.LeadSpotOrderApi.as_view(), name="lead-spot-order"),
+    path("lead/spot/holdings/", api.LeadSpotHoldingListApi.as_view(), name="lead-spot-holdings"),
     path("lead/positions/", api.LeadPositionListApi.as_view(), name="lead-position-list"),
     path(
         "lead/positions/<int:position_id>/close/",

@@ -247,3 +247,48 @@ def test_the_api_shows_a_spot_copy_and_its_holding(prices, django_capture_on_com
     assert h["explanation"]["ratio"] == "0.1"
     # and the copy's equity: 899.9 cash + 104 = 1,003.9
     assert client.get(f"/api/v1/copies/{r.data['id']}/").data["equity_usdt"] == "1003.90000000"
+
+
+def test_the_lead_trades_spot_through_the_api(prices, django_capture_on_commit_callbacks):
+    from tests.api_trading.conftest import client_for
+
+    lead = spot_lead("10000")
+    client = client_for(lead.user)
+    # a buy of 1,000 at 50,000: 0.02 BTC, fee 1 on top
+    with django_capture_on_commit_callbacks(execute=True):
+        r = client.post(
+            "/api/v1/lead/spot/orders/",
+            {"instrument": "BTC-USDT", "side": "buy", "amount_usdt": "1000"},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="b1",
+        )
+    assert r.status_code == 201, r.data
+    assert (r.data["quantity"], r.data["amount_usdt"], r.data["fee_usdt"]) == (
+        "0.02000000", "1000.00000000", "1.00000000",
+    )  # fmt: skip
+    assert r.data["holding"]["average_cost"] == "50000.00000000"
+    # a sell needs a fraction; a buy needs an amount: clear 400s
+    bad = client.post("/api/v1/lead/spot/orders/", {"instrument": "BTC-USDT", "side": "sell"})
+    assert bad.status_code == 400 and "fraction" in bad.data["fields"]
+    wrong = client.post(
+        "/api/v1/lead/spot/orders/",
+        {"instrument": "BTC-USDT-SWAP", "side": "buy", "amount_usdt": "10"},
+    )
+    assert wrong.status_code == 400 and "instrument" in wrong.data["fields"]
+    # sell half at 60,000: 0.01 x 60,000 = 600 received, fee 0.6; realized 600 - 500 = 100
+    set_price("BTC-USDT", "60000")
+    with django_capture_on_commit_callbacks(execute=True):
+        r = client.post(
+            "/api/v1/lead/spot/orders/",
+            {"instrument": "BTC-USDT", "side": "sell", "fraction": "0.5"},
+            format="json",
+        )
+    assert r.status_code == 201, r.data
+    assert (r.data["quantity"], r.data["amount_usdt"], r.data["fee_usdt"]) == (
+        "0.01000000", "600.00000000", "0.60000000",
+    )  # fmt: skip
+    [h] = client.get("/api/v1/lead/spot/holdings/").data["results"]
+    assert (h["asset"], h["quantity"], h["cost_usdt"]) == ("BTC", "0.01000000", "500.00000000")
+    assert (h["value_usdt"], h["realized_pnl_usdt"]) == ("600.00000000", "100.00000000")
+    # lead spot account: 10,000 - 1 - 0.6 + 100 = 10,098.4 (cash 9,598.4 + cost 500)
+    assert client.get("/api/v1/lead/account/?market=spot").data["balance_usdt"] == "10098.40000000"
