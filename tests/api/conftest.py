@@ -53,6 +53,12 @@ def build_world() -> World:
             leverage=5,
             margin="200",
         )
+    # a spot holding too (lead/spot/holdings/)
+    from apps.traders.services import lead_spot_buy
+
+    set_price("BTC-USDT", "50000")
+    lead_transfer(lead=me_as_lead, market="spot", direction="in", amount="1000")
+    lead_spot_buy(lead=me_as_lead, instrument="BTC-USDT", amount="100")
     notification_create(user=user, kind="copy_started", message="A notice")
     return World(
         token=Token.objects.create(user=user).key,
