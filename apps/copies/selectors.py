@@ -9,12 +9,17 @@ and the admin (SPEC §2, §11.2).
 - available         = free cash for new margin and fees (positions.selectors)
 - profit share pending = owed + ratio x max(0, R - high-water mark), the latter rounded down
   (apps.fees.selectors.profit_share_due; owed: what an earlier settlement could not pay)
+- funding           = funding of all the copy's positions, open and closed: received (+) or
+                      paid (-); already inside realized_pnl
+- per open position: liquidation price and margin level from apps.positions.risk.account_risk
+  (the API's figures: isolated the position's, cross the account's)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db.models import Count, QuerySet
@@ -23,13 +28,21 @@ from apps.copies import engine, explain
 from apps.copies.models import Copy, CopyEvent
 from apps.core.exceptions import NotFound
 from apps.core.money import ZERO, exact, usdt_down
-from apps.fees.selectors import profit_share_due
+from apps.fees.models import ProfitShareSettlement
+from apps.fees.selectors import (
+    profit_share_due,
+    profit_share_settlements_for_copy,
+    settlement_written_off,
+)
 from apps.ledger.selectors import wallet_get
 from apps.market.models import Instrument
 from apps.market.services import venue_price
 from apps.positions.models import Position
+from apps.positions.risk import account_risk
 from apps.positions.selectors import (
+    AccountFigures,
     account_figures,
+    account_figures_one,
     position_list,
     position_upnl,
     realized_totals,
@@ -50,6 +63,7 @@ class CopyFigures:
     balance: Decimal
     profit_share_pending: Decimal
     open_positions: int
+    funding: Decimal = ZERO  # received (+) or paid (-) by all its positions
 
 
 def copy_figures_many(copies: list[Copy]) -> dict[int, CopyFigures]:
@@ -80,6 +94,7 @@ def copy_figures_many(copies: list[Copy]) -> dict[int, CopyFigures]:
             balance=f.balance,
             profit_share_pending=pending if c.is_active else ZERO,
             open_positions=len(f.positions),
+            funding=t["funding"],
         )
     return out
 
@@ -129,6 +144,8 @@ class CopyRow:
     realized_ratio: Decimal | None
     unrealized_ratio: Decimal | None
     stop_loss: StopLossLevel | None
+    stop_loss_state: StopLossState | None  # set once Total Stop Loss for Trader triggered
+    profit_share_owed: Decimal  # what settlements could not pay (the copy's cash was short)
 
 
 def copy_rows(copies: list[Copy]) -> list[CopyRow]:
@@ -150,6 +167,8 @@ def _copy_row(copy: Copy, f: CopyFigures) -> CopyRow:
         realized_ratio=_ratio(f.realized_pnl, base),
         unrealized_ratio=_ratio(f.unrealized_pnl, base),
         stop_loss=stop_loss_level(total_investment=base, total_stop_loss=copy.total_stop_loss),
+        stop_loss_state=stop_loss_state(copy),
+        profit_share_owed=copy.profit_share_owed if copy.is_active else ZERO,
     )
 
 
@@ -188,18 +207,120 @@ def stop_loss_level(*, total_investment, total_stop_loss) -> StopLossLevel | Non
     )
 
 
+# The stop-loss trigger as stored by the risk pass (apps.copies.risk): what happens to the
+# positions that were open, in the words of the pages.
+STOP_LOSS_POSITIONS = {
+    Copy.StopLossAction.CLOSE_ALL: "every open position was closed at market",
+    Copy.StopLossAction.KEEP: "open positions follow the lead's closes",
+    Copy.StopLossAction.HAND_OVER: "open positions are yours to close",
+}
+
+
+@dataclass(frozen=True)
+class StopLossState:
+    """Total Stop Loss for Trader triggered: when, at which copy PnL and equity, the amount it
+    was set to, the action taken, and the marks of the instruments held then."""
+
+    triggered_at: datetime
+    pnl: Decimal | None
+    equity: Decimal | None
+    amount: Decimal | None
+    action: str
+    action_label: str
+    positions: str  # what happens to the open positions, in words
+    marks: list[tuple[str, Decimal]]
+
+
+def _stored_decimal(value) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else None
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def stop_loss_state(copy: Copy) -> StopLossState | None:
+    """The recorded trigger of the copy's Total Stop Loss for Trader (None: never triggered)."""
+    if copy.stop_loss_triggered_at is None:
+        return None
+    t = copy.stop_loss_trigger or {}
+    action = t.get("action") or copy.stop_loss_action
+    if action not in Copy.StopLossAction.values:
+        action = copy.stop_loss_action
+    marks = []
+    for name, price in sorted((t.get("marks") or {}).items()):
+        value = _stored_decimal(price)
+        if value is not None:
+            marks.append((name, value))
+    return StopLossState(
+        triggered_at=copy.stop_loss_triggered_at,
+        pnl=_stored_decimal(t.get("pnl_usdt")),
+        equity=_stored_decimal(t.get("equity_usdt")),
+        amount=_stored_decimal(t.get("stop_loss_usdt")),
+        action=action,
+        action_label=Copy.StopLossAction(action).label,
+        positions=STOP_LOSS_POSITIONS[action],
+        marks=marks,
+    )
+
+
+# A margin level at or below this (200%) is shown as close to liquidation (at 100% the position,
+# or every cross position of the account, is liquidated).
+NEAR_LIQUIDATION_LEVEL = Decimal("2")
+
+
+@dataclass(frozen=True)
+class RiskView:
+    """An open position's risk as the pages show it: apps.positions.risk's liquidation price
+    and margin level (cross positions: their account's), whether it is close to liquidation,
+    and, in words, why there is no price or that the figure is the whole account's."""
+
+    liquidation_price: Decimal | None
+    margin_level: Decimal | None  # 1 = 100%
+    near_liquidation: bool
+    cross: bool
+    note: str  # "" or a few words under the liquidation price
+
+
+def risk_views(fig: AccountFigures) -> dict[int, RiskView]:
+    """Per open position of one account (figures read by the caller: no query here)."""
+    risk = account_risk(fig)
+    cross_instruments = {p.instrument_id for p in fig.positions if p.margin_mode == "cross"}
+    out = {}
+    for row in fig.positions:
+        r = risk[row.id]
+        cross = row.margin_mode == "cross"
+        if r.liquidation_price is not None:
+            note = "whole account (cross)" if cross else ""
+        elif not cross:
+            note = "its margin covers any fall"
+        elif len(cross_instruments) > 1:
+            note = "several instruments share the cross margin: see the margin level"
+        else:
+            note = "the account's cash covers any fall"
+        out[row.id] = RiskView(
+            liquidation_price=r.liquidation_price,
+            margin_level=r.margin_level,
+            near_liquidation=r.margin_level is not None
+            and r.margin_level <= NEAR_LIQUIDATION_LEVEL,
+            cross=cross,
+            note=note,
+        )
+    return out
+
+
 @dataclass(frozen=True)
 class PositionRow:
     """An open or closed follower position with its live uPnL, its net result and the stored
-    sizing explanation in words."""
+    sizing explanation in words; open ones with their risk (liquidation price, margin level)."""
 
     position: Position
     upnl: Decimal
     net_pnl: Decimal  # realized - fees + funding (closed: the position's whole result)
     why: list[str]
+    risk: RiskView | None = None
 
 
-def _position_rows(positions) -> list[PositionRow]:
+def _position_rows(positions, risk: dict[int, RiskView] | None = None) -> list[PositionRow]:
     return [
         PositionRow(
             position=p,
@@ -210,14 +331,19 @@ def _position_rows(positions) -> list[PositionRow]:
                 contract_value=p.instrument.contract_value,
                 base_asset=p.instrument.base_asset,
             ),
+            risk=(risk or {}).get(p.pk) if p.status == Position.Status.OPEN else None,
         )
         for p in positions
     ]
 
 
 def copy_open_positions(*, copy: Copy) -> list[PositionRow]:
-    """The copy's open positions (one query, whatever their number)."""
-    return _position_rows(position_list(account_id=copy.account_id, status=Position.Status.OPEN))
+    """The copy's open positions with their risk figures (three queries, whatever their
+    number: the positions, then the account's balance and open positions for the risk)."""
+    positions = list(position_list(account_id=copy.account_id, status=Position.Status.OPEN))
+    if not positions:
+        return []
+    return _position_rows(positions, risk_views(account_figures_one(copy.account_id)))
 
 
 def copy_closed_positions(*, copy: Copy) -> QuerySet[Position]:
@@ -274,6 +400,10 @@ class CloseEstimate:
     fee: Decimal
     margin: Decimal
     to_cash: Decimal  # margin + realized PnL - fee, back to the copy's free cash
+    # the last open position of a stopping copy: closing it stops the copy, profit share is
+    # settled and everything left (about ``returned``) goes back to the main account
+    stops_copy: bool = False
+    returned: Decimal | None = None
 
 
 def _close_estimate(position: Position) -> CloseEstimate:
@@ -303,12 +433,15 @@ def copy_position_close_estimate(*, copy: Copy, position_id) -> CloseEstimate:
         pk = int(position_id)
     except (TypeError, ValueError):
         raise NotFound("No such open position in this copy.") from None
-    position = (
-        position_list(account_id=copy.account_id, status=Position.Status.OPEN).filter(pk=pk).first()
-    )
+    open_positions = list(position_list(account_id=copy.account_id, status=Position.Status.OPEN))
+    position = next((p for p in open_positions if p.pk == pk), None)
     if position is None:
         raise NotFound("No such open position in this copy.")
-    return _close_estimate(position)
+    estimate = _close_estimate(position)
+    if copy.is_stopping and len(open_positions) == 1:
+        stop = copy_stop_estimate(copy=copy)  # closing it is the stop: the same figures
+        estimate = replace(estimate, stops_copy=True, returned=stop.returned)
+    return estimate
 
 
 @dataclass(frozen=True)
@@ -496,3 +629,20 @@ def investment_rows(events) -> list[InvestmentRow]:
             what = e.reason or e.get_kind_display()
             rows.append(InvestmentRow(e, "out", amount, f"{what}: everything left returned"))
     return rows
+
+
+@dataclass(frozen=True)
+class SettlementRow:
+    """One profit-share settlement of a copy (SPEC §8), as Copy Trade Details shows it."""
+
+    settlement: ProfitShareSettlement
+    written_off: Decimal  # not paid when the copy stopped (never owed later)
+
+
+def copy_settlements(*, copy: Copy) -> QuerySet[ProfitShareSettlement]:
+    """The copy's profit-share settlements, newest first; page it, then ``settlement_rows``."""
+    return profit_share_settlements_for_copy(copy=copy)
+
+
+def settlement_rows(settlements) -> list[SettlementRow]:
+    return [SettlementRow(s, settlement_written_off(s)) for s in settlements]

@@ -36,6 +36,7 @@ from apps.traders.selectors import trader_get
 
 PAGE_SIZE = 25
 DETAIL_PAGE_SIZE = 20
+SETTLEMENTS_PAGE_SIZE = 10
 INVESTMENT_EVENTS_SHOWN = 50
 
 WIZARD_SALT = "copies.wizard"
@@ -102,17 +103,29 @@ def _detail_context(request, copy: Copy) -> dict:
     missed = Paginator(selectors.copy_missed_events(copy=copy), DETAIL_PAGE_SIZE)
     missed_page = missed.get_page(request.GET.get("missed"))
     investments = list(selectors.copy_investment_events(copy=copy)[: INVESTMENT_EVENTS_SHOWN + 1])
+    settlements = Paginator(selectors.copy_settlements(copy=copy), SETTLEMENTS_PAGE_SIZE)
+    settlements_page = settlements.get_page(request.GET.get("settlements"))
     return {
-        "copy": copy,
-        "row": selectors.copy_row(copy),
+        **_figures_context(copy),
         "positions": selectors.copy_open_positions(copy=copy),
         "history_page": history_page,
         "history": selectors.position_rows(history_page.object_list),
         "missed_page": missed_page,
         "missed": selectors.missed_rows(missed_page.object_list),
         "investments": selectors.investment_rows(investments[:INVESTMENT_EVENTS_SHOWN]),
-        "returned": None if copy.is_active else selectors.copy_stop_returned(copy=copy),
         "investments_more": len(investments) > INVESTMENT_EVENTS_SHOWN,
+        "settlements_page": settlements_page,
+        "settlements": selectors.settlement_rows(settlements_page.object_list),
+    }
+
+
+def _figures_context(copy: Copy) -> dict:
+    """The figures card (polled): the figures, the stop-loss state and, once stopped, what
+    returned to the main account."""
+    return {
+        "copy": copy,
+        "row": selectors.copy_row(copy),
+        "returned": None if copy.is_active else selectors.copy_stop_returned(copy=copy),
     }
 
 
@@ -128,9 +141,7 @@ def copy_detail(request, copy_id: int):
 def copy_detail_figures(request, copy_id: int):
     """The copy's figures alone (polled)."""
     copy = _own_copy(request, copy_id)
-    return render(
-        request, "copies/detail.html#copy-figures", {"copy": copy, "row": selectors.copy_row(copy)}
-    )
+    return render(request, "copies/detail.html#copy-figures", _figures_context(copy))
 
 
 @require_GET

@@ -11,6 +11,7 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,13 +19,20 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from apps.accounts.idempotency import form_key, idempotent_form
+from apps.copies.selectors import risk_views
 from apps.core.exceptions import ApplicationError, NotFound
 from apps.core.forms import service_error
 from apps.core.money import fmt_amount
+from apps.fees import selectors as fees_selectors
 from apps.market.models import Instrument
 from apps.market.selectors import instrument_get, instrument_list, price_board, price_get
 from apps.positions.models import MarginMode, Position
-from apps.positions.selectors import account_figures_one, position_list, position_upnl
+from apps.positions.selectors import (
+    AccountFigures,
+    account_figures_one,
+    position_list,
+    position_upnl,
+)
 from apps.traders import forms, services
 from apps.traders.models import LeadTrader
 from apps.traders.selectors import (
@@ -117,9 +125,18 @@ def _instruments() -> list[Instrument]:
     return list(instrument_list(Instrument.Kind.PERPETUAL, active_only=True))
 
 
-def _open_positions(lead: LeadTrader) -> list[dict]:
-    positions = position_list(account_id=lead.futures_account_id, status=Position.Status.OPEN)
-    return [{"position": p, "upnl": position_upnl(p), "mark": _mark(p)} for p in positions]
+def _open_positions(lead: LeadTrader, account: AccountFigures | None = None) -> list[dict]:
+    """The lead's open sub-positions with uPnL, mark, liquidation price and margin level
+    (copies.selectors.risk_views over apps.positions.risk, the figures the risk pass liquidates
+    on; cross: the account's)."""
+    positions = list(position_list(account_id=lead.futures_account_id, status=Position.Status.OPEN))
+    if not positions:
+        return []
+    risk = risk_views(account or account_figures_one(lead.futures_account_id))
+    return [
+        {"position": p, "upnl": position_upnl(p), "mark": _mark(p), "risk": risk.get(p.pk)}
+        for p in positions
+    ]
 
 
 def _mark(position: Position):
@@ -174,15 +191,45 @@ def _console_context(request, **bound) -> dict:
     else:
         open_form = forms.OpenForm(instruments=_instruments())
         quote = _quote({})
+    account = account_figures_one(lead.futures_account_id)
     return {
         "lead": lead,
         "ended": ended,
-        "account": account_figures_one(lead.futures_account_id),
+        "account": account,
         "figures": trader_get_with_figures(trader_id=lead.pk),
-        "positions": _open_positions(lead),
+        "positions": _open_positions(lead, account),
         "transfer_form": bound.get("transfer_form") or forms.TransferForm(ended=ended),
         "open_form": open_form,
         "quote": quote,
+        **_earnings_context(request, lead),
+    }
+
+
+EARNINGS_PAGE_SIZE = 10
+SETTLEMENTS_SHOWN = 5
+
+
+def _earnings_context(request, lead: LeadTrader) -> dict:
+    """Profit share earned (SPEC §8): in total, and per copy (a page of copies, newest first),
+    from the selectors ``GET /api/v1/lead/earnings/`` reads. Copiers are named by copy id."""
+    page = Paginator(fees_selectors.lead_earning_copies(lead=lead), EARNINGS_PAGE_SIZE).get_page(
+        request.GET.get("earnings")
+    )
+    rows = [
+        {
+            "row": r,
+            "settlements": [
+                {"s": s, "written_off": fees_selectors.settlement_written_off(s)}
+                for s in r.settlements[:SETTLEMENTS_SHOWN]
+            ],
+            "settlements_more": max(0, len(r.settlements) - SETTLEMENTS_SHOWN),
+        }
+        for r in fees_selectors.earning_rows(page.object_list)
+    ]
+    return {
+        "earnings": fees_selectors.lead_earnings_total(lead=lead),
+        "earnings_page": page,
+        "earning_rows": rows,
     }
 
 
@@ -201,6 +248,9 @@ def lead_console(request):
         else:
             context["positions"] = _open_positions(lead)
         return render(request, f"traders/console.html#{part}", context)
+    if request.htmx and part == "earnings":
+        context = {"lead": request.lead, **_earnings_context(request, request.lead)}
+        return render(request, "traders/console.html#earnings", context)
     return render(request, "traders/console.html", _console_context(request))
 
 
@@ -326,12 +376,18 @@ def _own_position(lead: LeadTrader, position_id: int) -> Position:
 
 def _position_page(request, pos: Position, *, status: int = 200, **bound):
     lead = request.lead
+    risk = (
+        risk_views(account_figures_one(lead.futures_account_id)).get(pos.pk)
+        if pos.status == Position.Status.OPEN
+        else None
+    )
     context = {
         "lead": lead,
         "ended": not lead.is_active,
         "p": pos,
         "upnl": position_upnl(pos),
         "mark": _mark(pos),
+        "risk": risk,
         "isolated": pos.margin_mode == MarginMode.ISOLATED,
         "close_form": bound.get("close_form") or forms.CloseForm(),
         "leverage_form": bound.get("leverage_form")
@@ -478,7 +534,9 @@ def lead_console_end(request):
         "lead": lead,
         "ended": not lead.is_active,
         "figures": trader_get_with_figures(trader_id=lead.pk),
-        "open_count": len(_open_positions(lead)),
+        "open_count": position_list(
+            account_id=lead.futures_account_id, status=Position.Status.OPEN
+        ).count(),
         "form": form,
     }
     return render(request, "traders/console_end.html", context)

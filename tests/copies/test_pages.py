@@ -121,7 +121,12 @@ def test_my_copies_shows_each_figure_of_an_ongoing_copy(client, setup):
     assert 'Unrealized <span class="pos">+20.00</span>' in html
     assert 'data-label="Margin in use (USDT)">100.00</td>' in html
     assert 'data-label="Available (USDT)">899.75</td>' in html
-    assert 'data-label="Profit share paid (USDT)">0.00</td>' in html
+    # profit share: nothing paid; R = -0.25 (the open fee) is below the mark 0: nothing pending
+    cell = html[html.index('data-label="Profit share (USDT)"') :][:400]
+    assert '<span class="nowrap">paid 0.00</span>' in cell and "pending 0.00" in cell
+    assert "owed" not in cell
+    # the stop loss level (none set) is stated with the status
+    assert "no stop loss" in html
     assert f'href="/copies/{setup["copy"].pk}/settings/"' in html
     # refreshed live: only the table polls, and only while the tab is visible (data-poll)
     assert 'hx-get="/copies/live/?tab=ongoing" hx-trigger="every 5s"' in html
@@ -206,8 +211,10 @@ def test_copy_detail_shows_figures_and_the_open_position(client, setup):
     assert "<dt>Available</dt><dd>899.75 USDT" in html
     # the position: own and lead entry, size, margin, uPnL
     assert 'data-label="Size (contracts)">1.00</td>' in html
-    assert 'data-label="Your entry (USDT)">50,000.00</td>' in html
-    assert 'data-label="Lead\'s entry (USDT)">50,000.00</td>' in html
+    assert (
+        'data-label="Your entry (USDT)"><div class="cell">50,000.00'
+        '<span class="sub muted nowrap">lead 50,000.00</span>' in html
+    )
     assert 'data-label="Margin (USDT)">100.00</td>' in html
     assert '<span class="pos">+20.00</span>' in html
 
