@@ -562,7 +562,7 @@ class LeadSpotHoldingListApi(_LeadApi):
         tags=["lead"],
         summary="Your spot holdings (at average cost)",
         parameters=[*PAGE_PARAMETERS],
-        responses={200: paginated(SpotHoldingSerializer), **AUTH_ERRORS},
+        responses={200: paginated(SpotHoldingSerializer), 404: ErrorSerializer, **AUTH_ERRORS},
     )
     def get(self, request):
         qs = position_list(account_id=request.lead.spot_account_id, status=Position.Status.OPEN)
