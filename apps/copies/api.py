@@ -19,6 +19,8 @@ from apps.copies.models import Copy, CopyEvent
 from apps.copies.selectors import CopyFigures
 from apps.core.api import PAGE_PARAMETERS, ErrorSerializer, MoneyField, Pagination, paginated
 from apps.core.exceptions import ApplicationError
+from apps.fees.api import SettlementSerializer, settlement_out
+from apps.fees.selectors import profit_share_settlements_for_copy
 from apps.positions.models import MarginMode, Position
 from apps.positions.risk import PositionRisk, account_risk
 from apps.positions.selectors import (
@@ -94,7 +96,13 @@ class CopySerializer(serializers.Serializer):
     stop_loss_action = serializers.ChoiceField(choices=Copy.StopLossAction.choices)
     profit_share_ratio = MoneyField(help_text="Snapshot of the lead's ratio at start.")
     profit_share_paid_usdt = MoneyField()
-    profit_share_pending_usdt = MoneyField()
+    profit_share_pending_usdt = MoneyField(
+        help_text="What a settlement now would pay: owed + ratio x max(0, R - high-water mark)."
+    )
+    profit_share_owed_usdt = MoneyField(
+        help_text="Not paid at a settlement because the copy's cash was short: paid first next."
+    )
+    funding_usdt = MoneyField(help_text="Funding of all its positions: received (+), paid (-).")
     started_at = serializers.DateTimeField()
     stopped_at = serializers.DateTimeField(allow_null=True)
     stop_reason = serializers.CharField(allow_blank=True)
@@ -127,6 +135,8 @@ def _copy_out(copy: Copy, f: CopyFigures) -> dict:
         "profit_share_ratio": copy.profit_share_ratio,
         "profit_share_paid_usdt": copy.profit_share_paid,
         "profit_share_pending_usdt": f.profit_share_pending,
+        "profit_share_owed_usdt": copy.profit_share_owed,
+        "funding_usdt": f.funding,
         "started_at": copy.started_at,
         "stopped_at": copy.stopped_at,
         "stop_reason": copy.stop_reason,
@@ -440,4 +450,24 @@ class CopyEventListApi(APIView):
             self,
             selectors.copy_events(copy=copy),
             lambda rows: CopyEventSerializer(rows, many=True).data,
+        )
+
+
+class CopySettlementListApi(APIView):
+    @extend_schema(
+        operation_id="copy_settlement_list",
+        tags=["copies"],
+        summary="A copy's profit-share settlements (SPEC §8)",
+        description="Each weekly, stop, lead-ended or operator settlement: net realized PnL, the "
+        "high-water mark before and after, what was due, paid, owed after, written off.",
+        parameters=[*PAGE_PARAMETERS],
+        responses={200: paginated(SettlementSerializer), **READ_ERRORS},
+    )
+    def get(self, request, copy_id: int):
+        copy = selectors.copy_get_for_user(user=request.user, copy_id=copy_id)
+        return _paginated(
+            request,
+            self,
+            profit_share_settlements_for_copy(copy=copy),
+            lambda rows: SettlementSerializer([settlement_out(r) for r in rows], many=True).data,
         )

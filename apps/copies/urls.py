@@ -53,4 +53,9 @@ api_urlpatterns = [
         name="copy-position-close",
     ),
     path("copies/<int:copy_id>/events/", api.CopyEventListApi.as_view(), name="copy-event-list"),
+    path(
+        "copies/<int:copy_id>/settlements/",
+        api.CopySettlementListApi.as_view(),
+        name="copy-settlement-list",
+    ),
 ]

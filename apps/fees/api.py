@@ -59,7 +59,7 @@ class SettlementSerializer(serializers.Serializer):
     high_water_after_usdt = MoneyField()
     ratio = MoneyField(help_text="The copy's profit share ratio (a fraction).")
     due_usdt = MoneyField(help_text="Owed before + ratio x max(0, R - mark).")
-    share_usdt = MoneyField(help_text="Paid to you.")
+    share_usdt = MoneyField(help_text="Paid: the copy account -> the lead's main account.")
     owed_after_usdt = MoneyField(
         help_text="Not paid (copy cash short): owed, paid first next time."
     )
@@ -102,7 +102,7 @@ def _round_out(r: FundingSettlement) -> dict:
     }
 
 
-def _settlement_out(s: ProfitShareSettlement) -> dict:
+def settlement_out(s: ProfitShareSettlement) -> dict:
     return {
         "id": s.pk,
         "trigger": s.trigger,
@@ -129,7 +129,7 @@ def _earnings_out(row: selectors.CopyEarnings) -> dict:
         "paid_usdt": row.paid,
         "owed_usdt": row.owed,
         "pending_usdt": row.pending,
-        "settlements": [_settlement_out(s) for s in row.settlements],
+        "settlements": [settlement_out(s) for s in row.settlements],
     }
 
 

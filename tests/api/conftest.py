@@ -59,6 +59,13 @@ def build_world() -> World:
     set_price("BTC-USDT", "50000")
     lead_transfer(lead=me_as_lead, market="spot", direction="in", amount="1000")
     lead_spot_buy(lead=me_as_lead, instrument="BTC-USDT", amount="100")
+    # a settlement that found nothing due (copies/{id}/settlements/ has a row; no money moves)
+    from apps.fees.models import ProfitShareSettlement
+
+    ProfitShareSettlement.objects.create(
+        copy=copy, trigger="operator", realized=Decimal("0"), high_water_before=Decimal("0"),
+        high_water_after=Decimal("0"), ratio=copy.profit_share_ratio, share=Decimal("0"),
+    )  # fmt: skip
     notification_create(user=user, kind="copy_started", message="A notice")
     return World(
         token=Token.objects.create(user=user).key,

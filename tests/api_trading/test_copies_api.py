@@ -36,6 +36,8 @@ COPY_FIELDS = {
     "stopping",
     "stop_loss_triggered_at",
     "stop_loss_trigger",
+    "profit_share_owed_usdt",
+    "funding_usdt",
 }
 
 

@@ -137,3 +137,35 @@ def test_lead_earnings_total_and_per_copy(btc):
     # a page past the end is a 404 in the error shape
     past = me.get(EARNINGS, {"page": 9})
     assert past.status_code == 404 and set(past.json()) == {"detail", "code", "fields"}
+
+
+def test_a_follower_reads_their_copys_settlements_and_owed_share(
+    django_capture_on_commit_callbacks,
+):
+    # given a copy that settled profit share once (the §8 first week: +200 realized at 10% -> 20)
+    from decimal import Decimal as D
+
+    from apps.copies.models import Copy
+    from apps.fees.models import ProfitShareSettlement
+    from tests.api_trading.conftest import client_for
+    from tests.factories.trading import copy_make, lead_make
+
+    lead = lead_make()
+    copy = copy_make(lead)
+    ProfitShareSettlement.objects.create(
+        copy=copy, trigger="weekly", realized=D("200"), high_water_before=D("0"),
+        high_water_after=D("200"), ratio=D("0.1"), share=D("15"), due=D("20"), owed_after=D("5"),
+    )  # fmt: skip
+    Copy.objects.filter(pk=copy.pk).update(profit_share_owed=D("5"))
+    client = client_for(copy.follower)
+    # then the copy says what is owed, and its settlements list the settlement
+    data = client.get(f"/api/v1/copies/{copy.pk}/").data
+    assert data["profit_share_owed_usdt"] == "5.00000000" and data["funding_usdt"] == "0.00000000"
+    page = client.get(f"/api/v1/copies/{copy.pk}/settlements/").data
+    assert page["count"] == 1
+    row = page["results"][0]
+    assert (row["due_usdt"], row["share_usdt"], row["owed_after_usdt"]) == (
+        "20.00000000", "15.00000000", "5.00000000",
+    )  # fmt: skip
+    # and another user's copy is not found
+    assert client_for(lead.user).get(f"/api/v1/copies/{copy.pk}/settlements/").status_code == 404
