@@ -1,5 +1,5 @@
 """The copy simulator, "what would I have made" (issue 9 item 6). Futures Smart Sync only.
-Choices and what they give up: docs/decisions/00xx-copy-simulator.md.
+Choices and what they give up: docs/decisions/0011-copy-simulator.md.
 
 ``simulate(lead=..., days=7|30|90, investment=..., stop_loss=None, stop_loss_action=...)`` answers
 what copying ``lead`` with ``investment`` USDT over the last ``days`` days would have returned:
