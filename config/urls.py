@@ -8,6 +8,7 @@ from apps.core import urls as core_urls
 from apps.fees import urls as fees_urls
 from apps.ledger import urls as ledger_urls
 from apps.market import urls as market_urls
+from apps.portal import urls as portal_urls
 from apps.positions import urls as positions_urls
 from apps.stats import urls as stats_urls
 from apps.traders import urls as traders_urls
@@ -22,6 +23,7 @@ _apps = [
     copies_urls,
     fees_urls,
     stats_urls,
+    portal_urls,  # every page
 ]
 
 api_patterns = [p for module in _apps for p in getattr(module, "api_urlpatterns", [])]

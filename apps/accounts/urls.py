@@ -1,12 +1,8 @@
 from django.urls import path
 
-from apps.accounts import api, views
+from apps.accounts import api
 
-urlpatterns = [
-    path("notifications/", views.notification_list, name="notification_list"),
-    path("notifications/read/", views.notification_mark_read, name="notification_mark_read"),
-]
-
+urlpatterns: list = []  # pages: apps/portal/urls.py
 api_urlpatterns = [
     path("auth/register/", api.RegisterApi.as_view(), name="auth-register"),
     path("auth/token/", api.TokenApi.as_view(), name="auth-token"),

@@ -19,8 +19,6 @@ from apps.copies.models import Copy, CopyEvent
 from apps.copies.selectors import CopyFigures
 from apps.core.api import PAGE_PARAMETERS, ErrorSerializer, MoneyField, Pagination, paginated
 from apps.core.exceptions import ApplicationError
-from apps.fees.api import SettlementSerializer, settlement_out
-from apps.fees.selectors import profit_share_settlements_for_copy
 from apps.positions.models import MarginMode, Position
 from apps.positions.risk import PositionRisk, account_risk
 from apps.positions.selectors import (
@@ -450,24 +448,4 @@ class CopyEventListApi(APIView):
             self,
             selectors.copy_events(copy=copy),
             lambda rows: CopyEventSerializer(rows, many=True).data,
-        )
-
-
-class CopySettlementListApi(APIView):
-    @extend_schema(
-        operation_id="copy_settlement_list",
-        tags=["copies"],
-        summary="A copy's profit-share settlements (SPEC §8)",
-        description="Each weekly, stop, lead-ended or operator settlement: net realized PnL, the "
-        "high-water mark before and after, what was due, paid, owed after, written off.",
-        parameters=[*PAGE_PARAMETERS],
-        responses={200: paginated(SettlementSerializer), **READ_ERRORS},
-    )
-    def get(self, request, copy_id: int):
-        copy = selectors.copy_get_for_user(user=request.user, copy_id=copy_id)
-        return _paginated(
-            request,
-            self,
-            profit_share_settlements_for_copy(copy=copy),
-            lambda rows: SettlementSerializer([settlement_out(r) for r in rows], many=True).data,
         )

@@ -8,7 +8,7 @@ and the admin (SPEC §2, §11.2).
 - margin_in_use     = margins of open positions
 - available         = free cash for new margin and fees (positions.selectors)
 - profit share pending = owed + ratio x max(0, R - high-water mark), the latter rounded down
-  (apps.fees.selectors.profit_share_due; owed: what an earlier settlement could not pay)
+  (``profit_share_due`` below; owed: what an earlier settlement could not pay)
 - funding           = funding of all the copy's positions, open and closed: received (+) or
                       paid (-); already inside realized_pnl
 - per open position: liquidation price and margin level from apps.positions.risk.account_risk
@@ -28,12 +28,6 @@ from apps.copies import engine, explain
 from apps.copies.models import Copy, CopyEvent
 from apps.core.exceptions import NotFound
 from apps.core.money import ZERO, exact, usdt_down
-from apps.fees.models import ProfitShareSettlement
-from apps.fees.selectors import (
-    profit_share_due,
-    profit_share_settlements_for_copy,
-    settlement_written_off,
-)
 from apps.ledger.selectors import wallet_get
 from apps.market.models import Instrument
 from apps.market.services import venue_price
@@ -49,6 +43,15 @@ from apps.positions.selectors import (
 )
 from apps.positions.services import market_close_spec
 from apps.traders.models import LeadTrader
+
+
+def profit_share_due(
+    *, ratio: Decimal, realized: Decimal, high_water: Decimal, owed: Decimal = ZERO
+) -> Decimal:
+    """What a settlement now would ask for: owed + ratio x max(0, R - H), the second term rounded
+    down (SPEC §8). This is the copy's *pending* profit share (copies.selectors, the API, the
+    pages) and the ``due`` of a settlement (apps.fees.services)."""
+    return owed + usdt_down(exact(ratio) * exact(max(ZERO, realized - high_water)))
 
 
 @dataclass(frozen=True)
@@ -629,20 +632,3 @@ def investment_rows(events) -> list[InvestmentRow]:
             what = e.reason or e.get_kind_display()
             rows.append(InvestmentRow(e, "out", amount, f"{what}: everything left returned"))
     return rows
-
-
-@dataclass(frozen=True)
-class SettlementRow:
-    """One profit-share settlement of a copy (SPEC §8), as Copy Trade Details shows it."""
-
-    settlement: ProfitShareSettlement
-    written_off: Decimal  # not paid when the copy stopped (never owed later)
-
-
-def copy_settlements(*, copy: Copy) -> QuerySet[ProfitShareSettlement]:
-    """The copy's profit-share settlements, newest first; page it, then ``settlement_rows``."""
-    return profit_share_settlements_for_copy(copy=copy)
-
-
-def settlement_rows(settlements) -> list[SettlementRow]:
-    return [SettlementRow(s, settlement_written_off(s)) for s in settlements]

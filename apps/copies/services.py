@@ -22,7 +22,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from apps.accounts.services import notification_create, notifications_create_bulk
-from apps.copies import engine, notices
+from apps.copies import engine, hooks, notices
 from apps.copies.models import Copy, CopyEvent
 from apps.copies.selectors import copy_figures
 from apps.core.bulk import bulk_insert, bulk_set
@@ -31,7 +31,6 @@ from apps.core.inputs import parse_decimal
 from apps.core.locks import for_update, lock_one, lock_user
 from apps.core.money import ZERO, exact, fmt_amount, usdt_down
 from apps.core.transactions import money_atomic
-from apps.fees.services import profit_share_settle_many
 from apps.ledger.models import Account, JournalEntry
 from apps.ledger.services import (
     EntrySpec,
@@ -584,7 +583,7 @@ def _stop_settle_profit_share(copies: list[Copy], reason: str) -> dict[int, Deci
         for c in copies
     }
     trigger = "lead_ended" if reason == Copy.StopReason.LEAD_ENDED else "stop"
-    return profit_share_settle_many(copies=copies, realized=realized, trigger=trigger)
+    return hooks.settle_on_stop(copies=copies, realized=realized, trigger=trigger)
 
 
 def _stop_return_cash(copies: list[Copy]) -> dict[int, Decimal]:

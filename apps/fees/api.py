@@ -15,7 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.idempotency import idempotent_post
-from apps.core.api import PAGE_PARAMETERS, ErrorSerializer, MoneyField, Pagination
+from apps.copies import selectors as copy_selectors
+from apps.core.api import PAGE_PARAMETERS, ErrorSerializer, MoneyField, Pagination, paginated
 from apps.fees import selectors, services
 from apps.fees.models import FundingSettlement, ProfitShareSettlement
 from apps.traders.api import IsLeadTrader
@@ -206,3 +207,27 @@ class LeadEarningsApi(APIView):
             "results": [_earnings_out(r) for r in selectors.earning_rows(page)],
         }
         return Response(LeadEarningsPageSerializer(body).data)
+
+
+class CopySettlementListApi(APIView):
+    @extend_schema(
+        operation_id="copy_settlement_list",
+        tags=["copies"],
+        summary="A copy's profit-share settlements (SPEC §8)",
+        description="Each weekly, stop, lead-ended or operator settlement: net realized PnL, the "
+        "high-water mark before and after, what was due, paid, owed after, written off.",
+        parameters=[*PAGE_PARAMETERS],
+        responses={
+            200: paginated(SettlementSerializer),
+            **{code: ErrorSerializer for code in (400, 401, 403, 404)},
+        },
+    )
+    def get(self, request, copy_id: int):
+        copy = copy_selectors.copy_get_for_user(user=request.user, copy_id=copy_id)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(
+            selectors.profit_share_settlements_for_copy(copy=copy), request, view=self
+        )
+        return paginator.get_paginated_response(
+            SettlementSerializer([settlement_out(r) for r in page], many=True).data
+        )

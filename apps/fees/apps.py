@@ -14,4 +14,8 @@ class FeesConfig(AppConfig):
     label = "fees"
 
     def ready(self) -> None:
+        from apps.copies.hooks import register_stop_settlement
+        from apps.fees.services import profit_share_settle_many
+
+        register_stop_settlement(profit_share_settle_many)
         post_migrate.connect(_ensure_schedules, sender=self)

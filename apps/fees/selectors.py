@@ -20,18 +20,10 @@ from decimal import Decimal
 from django.db.models import QuerySet
 
 from apps.copies.models import Copy
-from apps.core.money import ZERO, exact, usdt_down
+from apps.copies.selectors import profit_share_due  # noqa: F401 - the one formula, re-exported
+from apps.core.money import ZERO
 from apps.fees.models import FundingSettlement, ProfitShareSettlement
 from apps.positions.selectors import realized_totals
-
-
-def profit_share_due(
-    *, ratio: Decimal, realized: Decimal, high_water: Decimal, owed: Decimal = ZERO
-) -> Decimal:
-    """What a settlement now would ask for: owed + ratio x max(0, R - H), the second term rounded
-    down (SPEC §8). This is the copy's *pending* profit share (copies.selectors, the API, the
-    pages) and the ``due`` of a settlement (apps.fees.services)."""
-    return owed + usdt_down(exact(ratio) * exact(max(ZERO, realized - high_water)))
 
 
 def copies_realized(copies: Sequence[Copy]) -> dict[int, Decimal]:
@@ -123,3 +115,15 @@ def funding_rounds(*, instrument=None) -> QuerySet[FundingSettlement]:
     if instrument is not None:
         qs = qs.filter(instrument=instrument)
     return qs.order_by("-slot", "instrument_id")
+
+
+@dataclass(frozen=True)
+class SettlementRow:
+    """One profit-share settlement of a copy (SPEC §8), as Copy Trade Details shows it."""
+
+    settlement: ProfitShareSettlement
+    written_off: Decimal  # not paid when the copy stopped (never owed later)
+
+
+def settlement_rows(settlements) -> list[SettlementRow]:
+    return [SettlementRow(s, settlement_written_off(s)) for s in settlements]

@@ -16,4 +16,9 @@ api_urlpatterns = [
         name="operator-funding-settle",
     ),
     path("lead/earnings/", api.LeadEarningsApi.as_view(), name="lead-earnings"),
+    path(
+        "copies/<int:copy_id>/settlements/",
+        api.CopySettlementListApi.as_view(),
+        name="copy-settlement-list",
+    ),
 ]

@@ -1,11 +1,8 @@
 from django.urls import path
 
-from apps.ledger import api, views
+from apps.ledger import api
 
-urlpatterns = [
-    path("wallet/", views.wallet, name="wallet"),
-]
-
+urlpatterns: list = []  # pages: apps/portal/urls.py
 api_urlpatterns = [
     path("wallet/", api.WalletApi.as_view(), name="wallet"),
     path("operator/deposits/", api.OperatorDepositApi.as_view(), name="operator-deposit"),

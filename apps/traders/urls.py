@@ -1,39 +1,8 @@
 from django.urls import path
 
-from apps.traders import api, views
+from apps.traders import api
 
-urlpatterns: list = [
-    path("", views.home, name="home"),
-    path("traders/", views.trader_list, name="trader_list"),
-    path("traders/<int:trader_id>/", views.trader_profile, name="trader_profile"),
-    # the lead console (approved lead traders)
-    path("lead/", views.lead_console, name="lead_console"),
-    path("lead/quote/", views.lead_console_quote, name="lead_console_quote"),
-    path("lead/transfer/", views.lead_console_transfer, name="lead_console_transfer"),
-    path("lead/positions/open/", views.lead_console_open, name="lead_console_open"),
-    path(
-        "lead/positions/<int:position_id>/",
-        views.lead_console_position,
-        name="lead_console_position",
-    ),
-    path(
-        "lead/positions/<int:position_id>/close/",
-        views.lead_console_close,
-        name="lead_console_close",
-    ),
-    path(
-        "lead/positions/<int:position_id>/leverage/",
-        views.lead_console_leverage,
-        name="lead_console_leverage",
-    ),
-    path(
-        "lead/positions/<int:position_id>/margin/",
-        views.lead_console_margin,
-        name="lead_console_margin",
-    ),
-    path("lead/end/", views.lead_console_end, name="lead_console_end"),
-]
-# traders/ and traders/<id>/ (the public directory and profile) are apps.stats' API
+urlpatterns: list = []  # pages: apps/portal/urls.py
 api_urlpatterns = [
     path(
         "traders/<int:trader_id>/positions/",

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "apps.copies",
     "apps.fees",
     "apps.stats",
+    "apps.portal",
 ]
 
 MIDDLEWARE = [

@@ -27,11 +27,12 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from apps.accounts.idempotency import form_key, idempotent_form
 from apps.copies import selectors, services
-from apps.copies.forms import InvestmentForm, ModifyForm, StopLossForm
 from apps.copies.models import Copy
 from apps.core.exceptions import ApplicationError, NotFound
 from apps.core.forms import service_error
 from apps.core.money import fmt_amount, fmt_usdt
+from apps.fees import selectors as fees_selectors
+from apps.portal.forms.copies import InvestmentForm, ModifyForm, StopLossForm
 from apps.traders.selectors import trader_get
 
 PAGE_SIZE = 25
@@ -103,7 +104,9 @@ def _detail_context(request, copy: Copy) -> dict:
     missed = Paginator(selectors.copy_missed_events(copy=copy), DETAIL_PAGE_SIZE)
     missed_page = missed.get_page(request.GET.get("missed"))
     investments = list(selectors.copy_investment_events(copy=copy)[: INVESTMENT_EVENTS_SHOWN + 1])
-    settlements = Paginator(selectors.copy_settlements(copy=copy), SETTLEMENTS_PAGE_SIZE)
+    settlements = Paginator(
+        fees_selectors.profit_share_settlements_for_copy(copy=copy), SETTLEMENTS_PAGE_SIZE
+    )
     settlements_page = settlements.get_page(request.GET.get("settlements"))
     return {
         **_figures_context(copy),
@@ -115,7 +118,7 @@ def _detail_context(request, copy: Copy) -> dict:
         "investments": selectors.investment_rows(investments[:INVESTMENT_EVENTS_SHOWN]),
         "investments_more": len(investments) > INVESTMENT_EVENTS_SHOWN,
         "settlements_page": settlements_page,
-        "settlements": selectors.settlement_rows(settlements_page.object_list),
+        "settlements": fees_selectors.settlement_rows(settlements_page.object_list),
     }
 
 

@@ -1,7 +1,7 @@
-"""Pages about lead traders: the home page board, the trader profile and the lead console.
+"""The lead console (/lead/): a lead trader's figures, funds, positions and earnings.
 
 Pages only read selectors and format with the money template filters: no money math here.
-The lead console's forms call the same services as the API (apps.traders.services) through
+The forms call the same services as the API (apps.traders.services) through
 ``idempotent_form``: a double click or a resubmitted form trades once.
 """
 
@@ -25,7 +25,8 @@ from apps.core.forms import service_error
 from apps.core.money import fmt_amount
 from apps.fees import selectors as fees_selectors
 from apps.market.models import Instrument
-from apps.market.selectors import instrument_get, instrument_list, price_board, price_get
+from apps.market.selectors import instrument_get, instrument_list, price_get
+from apps.portal.forms import console as forms
 from apps.positions.models import MarginMode, Position
 from apps.positions.selectors import (
     AccountFigures,
@@ -33,74 +34,10 @@ from apps.positions.selectors import (
     position_list,
     position_upnl,
 )
-from apps.traders import forms, services
+from apps.stats.boards import trader_get_with_figures
+from apps.traders import services
 from apps.traders.models import LeadTrader
-from apps.traders.selectors import (
-    lead_for_user,
-    trader_get_with_figures,
-    trader_list_with_figures,
-)
-
-
-def _copy_cta(request, figures) -> dict:
-    """What the profile offers instead of a bare Copy button: copy (the wizard), "this is you"
-    (a lead on their own profile), full, or ended, each with words a person understands."""
-    lead = figures.lead
-    if not lead.is_active:
-        return {"state": "ended"}
-    if request.user.is_authenticated and request.user.pk == lead.user_id:
-        return {"state": "self"}
-    if figures.copiers >= lead.max_copiers:
-        return {"state": "full"}
-    return {"state": "copy", "url": f"{reverse('copy_new')}?trader={lead.pk}"}
-
-
-def _board_rows(status: str | None) -> list[dict]:
-    # Flat rows: the board's contract (tests/accounts/test_pages.py renders it directly).
-    return [
-        {
-            "id": row.lead.pk,
-            "nickname": row.lead.nickname,
-            "status": row.lead.status,
-            "profit_share_ratio": row.lead.profit_share_ratio,
-            "copiers": row.copiers,
-            "max_copiers": row.lead.max_copiers,
-            "aum": row.aum,
-        }
-        for row in trader_list_with_figures(status=status)
-    ]
-
-
-def home(request):
-    traders = _board_rows(LeadTrader.Status.ACTIVE)
-    return render(request, "core/home.html", {"prices": price_board(), "traders": traders})
-
-
-def trader_list(request):
-    """Every lead trader, active first; ended ones stay listed with their history."""
-    rows = sorted(_board_rows(None), key=lambda r: (r["status"] != "active", r["id"]))
-    return render(request, "traders/list.html", {"traders": rows})
-
-
-def trader_profile(request, trader_id: int):
-    try:
-        figures = trader_get_with_figures(trader_id=trader_id)
-    except NotFound:
-        raise Http404("No such lead trader.") from None
-    lead = figures.lead
-    positions = list(position_list(account_id=lead.futures_account_id, status=Position.Status.OPEN))
-    rows = [{"position": p, "upnl": position_upnl(p)} for p in positions]
-    return render(
-        request,
-        "traders/profile.html",
-        {
-            "figures": figures,
-            "lead": lead,
-            "positions": rows,
-            "cta": _copy_cta(request, figures),
-        },
-    )
-
+from apps.traders.selectors import lead_for_user
 
 # --- the lead console ---------------------------------------------------------------------
 # /lead/ is for approved lead traders. A signed-in user who is not one gets a page that says
