@@ -42,7 +42,7 @@ bench: venv
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) bench/run.py $(BENCH)
 
 # Every main page as PNG at 1280 and 390 px under docs/screenshots/ (demo data on a throwaway
-# SQLite database, served locally, shot by Debian's chromium: apps/core/management/commands/screenshots.py).
+# SQLite database, served locally, shot by Debian's chromium: apps/portal/management/commands/screenshots.py).
 screenshots: venv
 	$(PY) manage.py screenshots
 
