@@ -180,9 +180,7 @@ def test_a_newcomer_copies_a_lead_and_gets_the_money_back(chromium_browser, live
     trader.get_by_label("Cross").check()
     trader.get_by_label("Leverage").fill("5")
     trader.get_by_label("Margin", exact=True).fill("1000")
-    # (12 s: a quote request queued behind one in flight is dropped when the quote swaps itself
-    # out, so the typed margin may show only at the quote's next 5 s refresh)
-    expect(trader.locator("#open-quote")).to_contain_text("10.00 contracts", timeout=12_000)
+    expect(trader.locator("#open-quote")).to_contain_text("10.00 contracts")
     expect(trader.locator("#open-quote")).to_contain_text("2.50 USDT")
     trader.get_by_role("button", name="Open position").click()
     expect(trader.locator("#messages")).to_contain_text(

@@ -81,3 +81,34 @@ def test_a_lead_trades_from_the_console(watched, lead, width):  # noqa: F811
     page.goto("/notifications/")
     expect(page.get_by_role("heading", name="Notifications", exact=True)).to_be_visible()
     page.check("wallet and notifications")
+
+
+def test_the_quote_shows_the_last_typed_margin_when_an_earlier_quote_is_slow(watched, lead):  # noqa: F811
+    """A quote still in flight when the lead types again must not win: the typed margin's quote
+    shows at once, not at the next 5 s refresh. The first quote answer is held 1.5 s; without
+    hx-sync="this:replace" the second request waited behind it and was dropped when the first
+    answer swapped the quote out, so "100" kept showing the quote for 40."""
+    import threading
+
+    from playwright.sync_api import expect
+
+    page = watched
+    _login(page, lead.user.email)
+    page.goto("/lead/")
+    held = threading.Event()
+
+    def hold_first_quote(route):
+        if not held.is_set():
+            held.set()
+            page.wait_for_timeout(1500)
+        route.continue_()
+
+    page.route(re.compile(r"/lead/quote/"), hold_first_quote)
+    quote = page.locator("#open-quote")
+    page.get_by_label("Margin", exact=True).fill("40")
+    page.wait_for_timeout(600)  # past the 400 ms debounce: the held request is in flight
+    page.get_by_label("Margin", exact=True).fill("100")
+    # 100 USDT x 5 / 50,000 = 0.01 BTC = 1.00 contract (0.01 BTC each), fee 0.25 USDT;
+    # 40 USDT would be 0.40 contracts. Well before the 5 s refresh:
+    expect(quote).to_contain_text("1.00 contracts", timeout=3_000)
+    expect(quote).not_to_contain_text("0.40 contracts")
