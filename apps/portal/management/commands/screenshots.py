@@ -13,7 +13,7 @@ docs/screenshots/, at 1280 and 390 px wide, from demo data on a throwaway databa
    follower copies SteadyEddie with 250 USDT; SteadyEddie opens a BTC long (mirrored), an ETH
    position too small to copy at that share (a miss: "below minimum size"), and a SOL long that
    he closes after SOL rises (position history); BTC rises (unrealized PnL). Notifications come
-   from mirroring. (Through the API rather than the services: core imports no app.)
+   from mirroring. (Through the public API, like any client, in the served process.)
 4. Chromium (Playwright, Debian's /usr/bin/chromium) signs in through the login forms and saves
    each page full height. Animations are reduced; a page that answers >= 400 or logs a
    Content-Security-Policy violation or a console error fails the command.
@@ -144,7 +144,7 @@ class Command(BaseCommand):
 
 # seed_demo's prices: the history ends exactly there, so the demo opens at the prices it expects
 _HISTORY_END = {"BTC-USDT-SWAP": 50000, "ETH-USDT-SWAP": 3000, "SOL-USDT-SWAP": 150}
-# the beat task's work, run once (a management shell line: core imports no app)
+# the beat task's work, run once in the demo database's own process (a management shell line)
 _CANDLES = "from apps.market.candles import candles_refresh; candles_refresh()"
 
 
