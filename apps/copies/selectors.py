@@ -28,10 +28,11 @@ from apps.copies import engine, explain
 from apps.copies.models import Copy, CopyEvent
 from apps.core.exceptions import NotFound
 from apps.core.money import ZERO, exact, usdt_down
+from apps.ledger.models import Account
 from apps.ledger.selectors import wallet_get
 from apps.market.models import Instrument
 from apps.market.services import venue_price
-from apps.positions.models import Position
+from apps.positions.models import MarginMode, Position
 from apps.positions.risk import account_risk
 from apps.positions.selectors import (
     AccountFigures,
@@ -41,7 +42,7 @@ from apps.positions.selectors import (
     position_upnl,
     realized_totals,
 )
-from apps.positions.services import market_close_spec
+from apps.positions.services import close_money, market_close_spec
 from apps.traders.models import LeadTrader
 
 
@@ -402,32 +403,74 @@ class CloseEstimate:
     realized_pnl: Decimal
     fee: Decimal
     margin: Decimal
-    to_cash: Decimal  # margin + realized PnL - fee, back to the copy's free cash
+    # what the copy's free cash changes by: margin released + realized PnL - fee, within the
+    # loss caps (negative when a cross loss is bigger than the margin) ...
+    to_cash: Decimal
+    cash_after: Decimal  # ... and the free cash after this close (never negative)
     # the last open position of a stopping copy: closing it stops the copy, profit share is
     # settled and everything left (about ``returned``) goes back to the main account
     stops_copy: bool = False
     returned: Decimal | None = None
 
+    @property
+    def from_cash(self) -> Decimal:
+        """What the close takes out of the free cash beyond the margin (0 when it adds)."""
+        return max(ZERO, -self.to_cash)
 
-def _close_estimate(position: Position) -> CloseEstimate:
-    inst = position.instrument
-    side = "sell" if position.side == "long" else "buy"
-    price = venue_price(instrument=inst, side=side, reference=inst.price.price)
-    spec = market_close_spec(
-        position=position,
-        instrument=inst,
-        quantity=position.size,
-        price=price,
-        reason=Position.CloseReason.MANUAL,
+
+def _close_estimates(
+    closing: list[Position], open_positions: list[Position], balance: Decimal
+) -> list[CloseEstimate]:
+    """Closing ``closing`` at market now, one after the other as a stop does, within the loss
+    caps the real close applies (``positions.services.close_money``): an isolated close loses at
+    most its margin, a cross close never takes the isolated margins nor more than the account
+    holds. ``balance`` is the account's (cash + margins)."""
+    if not closing:
+        return []
+    account = closing[0].account_id
+    leaving = {p.pk for p in closing}
+    floor = sum(
+        (
+            p.margin
+            for p in open_positions
+            if p.margin_mode == MarginMode.ISOLATED and p.pk not in leaving
+        ),
+        ZERO,
     )
-    return CloseEstimate(
-        position=position,
-        price=price,
-        realized_pnl=spec.realized_pnl,
-        fee=spec.fee,
-        margin=spec.margin_released,
-        to_cash=spec.margin_released + spec.realized_pnl - spec.fee,
-    )
+    balances, floors = {account: balance}, {account: floor}
+    margins = sum((p.margin for p in open_positions), ZERO)
+    estimates = []
+    for position in closing:
+        inst = position.instrument
+        side = "sell" if position.side == "long" else "buy"
+        price = venue_price(instrument=inst, side=side, reference=inst.price.price)
+        spec = market_close_spec(
+            position=position,
+            instrument=inst,
+            quantity=position.size,
+            price=price,
+            reason=Position.CloseReason.MANUAL,
+        )
+        row = {
+            "account_id": account,
+            "margin_mode": position.margin_mode,
+            "margin": position.margin,
+            "size": position.size,
+        }
+        money = close_money(spec, row, balances, floors)
+        margins -= spec.margin_released
+        estimates.append(
+            CloseEstimate(
+                position=position,
+                price=price,
+                realized_pnl=money.realized,
+                fee=money.fee,
+                margin=spec.margin_released,
+                to_cash=spec.margin_released + money.account,
+                cash_after=balances[account] - margins,
+            )
+        )
+    return estimates
 
 
 def copy_position_close_estimate(*, copy: Copy, position_id) -> CloseEstimate:
@@ -440,7 +483,8 @@ def copy_position_close_estimate(*, copy: Copy, position_id) -> CloseEstimate:
     position = next((p for p in open_positions if p.pk == pk), None)
     if position is None:
         raise NotFound("No such open position in this copy.")
-    estimate = _close_estimate(position)
+    balance = Account.objects.values_list("balance", flat=True).get(pk=copy.account_id)
+    (estimate,) = _close_estimates([position], open_positions, balance)
     if copy.is_stopping and len(open_positions) == 1:
         stop = copy_stop_estimate(copy=copy)  # closing it is the stop: the same figures
         estimate = replace(estimate, stops_copy=True, returned=stop.returned)
@@ -460,12 +504,10 @@ class StopEstimate:
 
 
 def copy_stop_estimate(*, copy: Copy) -> StopEstimate:
-    closes = [
-        _close_estimate(p)
-        for p in position_list(account_id=copy.account_id, status=Position.Status.OPEN)
-    ]
-    result = sum((c.realized_pnl - c.fee for c in closes), ZERO)
     figures = copy_figures(copy)
+    open_positions = list(position_list(account_id=copy.account_id, status=Position.Status.OPEN))
+    closes = _close_estimates(open_positions, open_positions, figures.balance)
+    result = sum((c.realized_pnl - c.fee for c in closes), ZERO)
     balance_after = figures.balance + result
     due = copy.profit_share_owed + profit_share_due(
         ratio=copy.profit_share_ratio,

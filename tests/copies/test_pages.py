@@ -313,7 +313,7 @@ def test_close_confirmation_says_what_it_means(client, setup):
     assert "<dt>Price now</dt><dd>52,000.00 USDT</dd>" in html
     assert '<span class="pos">+20.00 USDT</span>' in html
     assert "<dt>Closing fee</dt><dd>0.26 USDT</dd>" in html
-    assert "About 119.74 USDT stays in this copy" in html
+    assert "About 119.74 USDT goes back to this copy's free cash" in html
     assert "Whale's later closes no longer apply to it." in html
     assert Position.objects.get(pk=setup["pos"].pk).status == "open"  # a GET changes nothing
 
