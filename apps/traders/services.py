@@ -289,7 +289,7 @@ def lead_position_open(
     inst = _instrument(instrument)
     if side not in Side.values:
         raise ApplicationError("Side must be long or short.", fields={"side": "long or short"})
-    if margin_mode not in MarginMode.values:
+    if margin_mode not in (MarginMode.CROSS, MarginMode.ISOLATED):  # spot is a holding, not a mode
         raise ApplicationError(
             "Margin mode must be cross or isolated.", fields={"margin_mode": "cross or isolated"}
         )

@@ -54,7 +54,9 @@ class OpenForm(_KeyedForm):
     instrument = forms.ChoiceField(label="Instrument")
     side = forms.ChoiceField(label="Side", choices=Side.choices, widget=forms.RadioSelect)
     margin_mode = forms.ChoiceField(
-        label="Margin mode", choices=MarginMode.choices, widget=forms.RadioSelect
+        label="Margin mode",
+        choices=[(m.value, m.label) for m in (MarginMode.CROSS, MarginMode.ISOLATED)],
+        widget=forms.RadioSelect,
     )
     leverage = forms.IntegerField(
         label="Leverage",
