@@ -303,6 +303,14 @@ def _mirror_range(event: LeadEvent, *, lead_id: int, lo, hi) -> int:
     if event.kind == LeadEvent.Kind.SPOT_BUY:
         by_account = {c.account_id: c.pk for c in copies}
         plan.holdings = {by_account[p.account_id]: p.id for f in figs.values() for p in f.positions}
+        # a holding the copy sold out (by hand, or following the lead's sells) is bought into
+        # again: (account, lead holding) is unique, so a second row would crash the whole chunk
+        sold_out = Position.objects.filter(
+            account_id__in=[c.account_id for c in copies if c.pk not in plan.holdings],
+            lead_position_id=event.position_id,
+            status=Position.Status.CLOSED,
+        ).values_list("account_id", "id")
+        plan.holdings.update({by_account[acc]: pk for acc, pk in sold_out})
     for intent in _plan_intents(event, copies, figs):
         plan.record(intent)
     plan.write()

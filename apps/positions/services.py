@@ -200,10 +200,19 @@ def _apply_opens(opens: Sequence[OpenSpec], book: _Book) -> list[int]:
     return ids
 
 
+_ADD_WRITE = (
+    "size", "opened_size", "margin", "fees", "entry_price", "status", "close_reason", "closed_at",
+)  # fmt: skip
+
+
 def _apply_adds(adds: Sequence[AddSpec], book: _Book) -> None:
     """Grow spot holdings at average cost: size and cost basis add up, the average cost is the
     cost basis over the quantity (rounded down: display only; the cost basis is what a sale
-    releases), each add is a fill; the fees move account -> platform fees."""
+    releases), each add is a fill; the fees move account -> platform fees.
+
+    A copied holding that was sold out (by hand, or following the lead's sells) is reopened by
+    the next buy: the (account, lead holding) pair is unique, so the copy keeps one holding per
+    lead holding whose realized PnL and fees add up over its whole life."""
     rows = {
         r["id"]: r
         for r in Position.objects.filter(pk__in=[a.position_id for a in adds]).values(
@@ -213,11 +222,12 @@ def _apply_adds(adds: Sequence[AddSpec], book: _Book) -> None:
     updates = []
     for a in adds:
         row = rows[a.position_id]
-        if row["status"] != Position.Status.OPEN:
+        if row["status"] != Position.Status.OPEN and (row["size"] or row["margin"]):
             raise ValueError(f"position {a.position_id} is closed: cannot add to it")
         size, cost = row["size"] + a.size, row["margin"] + a.cost
         row.update(size=size, opened_size=row["opened_size"] + a.size, margin=cost)
         row["fees"] += a.fee
+        row["status"] = Position.Status.OPEN
         updates.append(
             {
                 "id": a.position_id,
@@ -226,10 +236,13 @@ def _apply_adds(adds: Sequence[AddSpec], book: _Book) -> None:
                 "margin": cost,
                 "fees": row["fees"],
                 "entry_price": usdt_down(exact(cost) / exact(size)),
+                "status": Position.Status.OPEN,
+                "close_reason": "",
+                "closed_at": None,
             }
         )
         book.postings += [(a.account_id, -a.fee), (book.fees, a.fee)]
-    bulk_set(Position, updates, ["size", "opened_size", "margin", "fees", "entry_price"])
+    bulk_set(Position, updates, _ADD_WRITE)
     bulk_insert(
         Fill,
         [
