@@ -29,6 +29,10 @@ _apps = [
 api_patterns = [p for module in _apps for p in getattr(module, "api_urlpatterns", [])]
 page_patterns = [p for module in _apps for p in getattr(module, "urlpatterns", [])]
 
+admin.site.site_header = "Smart Sync operations"
+admin.site.site_title = "Smart Sync admin"
+admin.site.index_title = "Operations"
+
 handler400 = "apps.core.api.bad_request_view"
 handler404 = "apps.core.api.not_found_view"
 handler500 = "apps.core.api.server_error_view"

@@ -3,6 +3,10 @@
 Notifications are read-only here: each one records what happened to someone's money (a copy
 started, a fill missed, a profit share paid) as the services wrote it, so an operator may read
 and search them but never rewrite, add or delete one.
+
+API tokens are listed without their key: whoever reads a key can call the API as its user, so
+an operator sees who holds a token and since when, and may revoke one (delete), nothing else.
+DRF's own token admin, which shows every key, is unregistered.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.utils.translation import gettext_lazy as _
+from rest_framework.authtoken.admin import TokenAdmin as DrfTokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 
 from apps.accounts import services
-from apps.accounts.models import Notification, User
+from apps.accounts.models import ApiToken, Notification, User
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -93,3 +99,27 @@ class NotificationAdmin(admin.ModelAdmin):
     @admin.display(description="message")
     def short_message(self, obj: Notification) -> str:
         return obj.message if len(obj.message) <= 80 else obj.message[:79] + "…"
+
+
+if admin.site.is_registered(TokenProxy):
+    admin.site.unregister(TokenProxy)
+
+
+@admin.register(ApiToken)
+class TokenAdmin(DrfTokenAdmin):
+    """DRF's admin (its links and lookups go by the user's id, not the key; no bulk actions,
+    whose checkboxes would carry the key) without the key column."""
+
+    list_display = ("user", "created")
+    fields = ("user", "created")
+    readonly_fields = ("user", "created")
+    search_fields = ("user__email",)
+    search_help_text = "E-mail"
+    list_select_related = ("user",)
+    ordering = ("-created",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

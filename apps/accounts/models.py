@@ -9,6 +9,7 @@ Invariants:
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
+from rest_framework.authtoken.models import TokenProxy
 
 
 class UserManager(BaseUserManager):
@@ -109,3 +110,17 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.key} {self.scope}"
+
+
+class ApiToken(TokenProxy):
+    """A user's API token as operators see it (apps.accounts.admin): named by its holder, never
+    by its key, which DRF's ``Token.__str__`` returns (admin titles, delete pages and the admin
+    log would show it). DRF's proxy maps ``pk`` to the user's id, so no URL carries the key."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "API token"
+        verbose_name_plural = "API tokens"
+
+    def __str__(self) -> str:
+        return f"API token of {self.user.email}"

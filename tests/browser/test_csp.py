@@ -129,7 +129,7 @@ def test_admin_login_runs_under_the_policy(watched, live_server):
     page.get_by_label("E-mail address").fill(staff.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+    expect(page.get_by_role("heading", name="Operations")).to_be_visible()
     page.check("/admin/")
     # a list with its filters and actions, and a change form with its widgets
     page.goto("/admin/accounts/user/")
