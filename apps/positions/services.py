@@ -28,7 +28,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.core.bulk import bulk_insert, bulk_set
-from apps.core.money import ZERO, exact, usdt, usdt_down
+from apps.core.money import ZERO, exact, usdt_down
 from apps.ledger.models import Account, JournalEntry
 from apps.ledger.services import EntrySpec, account_system, ledger_post_batch
 from apps.positions.models import Fill, MarginMode, Position
@@ -379,8 +379,8 @@ def _closed_row(row: dict, c: CloseSpec, money: CloseMoney, now) -> dict:
     new_size = row["size"] - c.quantity
     if closed_before == 0 or row["exit_price"] is None:
         exit_price = c.price
-    else:  # the average close price, for display
-        exit_price = usdt(
+    else:  # the average close price, for display (exact, then toward zero to 8 places)
+        exit_price = usdt_down(
             (exact(row["exit_price"]) * exact(closed_before) + exact(c.price) * exact(c.quantity))
             / exact(closed_before + c.quantity)
         )
