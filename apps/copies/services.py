@@ -8,8 +8,8 @@ without locking the accounts first.
 
 Idempotency keys: ``copy-start:<copy>``, ``copy-ongoing:<copy>``,
 ``copy-investment:<copy>:<n>``, ``stop:<lowest copy of the batch>``, ``copy-return:<copy>``,
-``manual-close:<position>``. Starting twice is refused by the one-active-copy constraint;
-a repeated "set total investment to X" is a no-op the second time.
+``manual-close:<position>:<its fills so far>``. Starting twice is refused by the
+one-active-copy constraint; a repeated "set total investment to X" is a no-op the second time.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from apps.ledger.services import (
 )
 from apps.market.models import Instrument
 from apps.market.services import venue_price
-from apps.positions.models import LeadEvent, Position
+from apps.positions.models import Fill, LeadEvent, Position
 from apps.positions.selectors import account_figures, account_figures_one, realized_totals
 from apps.positions.services import CloseSpec, market_close_spec, positions_apply
 from apps.traders.models import LeadTrader
@@ -510,8 +510,13 @@ def copy_position_close(*, copy: Copy | int, position: Position | int, user) -> 
             raise NotFound("No such open position in this copy.")
         inst = Instrument.objects.get(pk=rows[0].instrument_id)
         specs = _market_close_specs(rows, {inst.pk: inst}, reason=Position.CloseReason.MANUAL)
+        # a spot holding sold out and bought into again is the same row (one per lead
+        # holding): its fills so far tell this close apart from an earlier one
+        fills = Fill.objects.filter(position_id=rows[0].id).count()
         result = positions_apply(
-            key=f"manual-close:{rows[0].id}", memo="closed by hand at market", closes=specs
+            key=f"manual-close:{rows[0].id}:{fills}",
+            memo="closed by hand at market",
+            closes=specs,
         )
         CopyEvent.objects.create(
             copy=locked,

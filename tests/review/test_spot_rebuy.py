@@ -79,8 +79,12 @@ def test_a_buy_after_the_copy_sold_by_hand_is_copied_and_others_are_not_held_bac
     assert (ha.size, ha.margin) == (D("0.0009999"), D("49.995"))
     assert _balance(a.account_id) == D("999.650016")  # 999.7000105 - 0.0499945
 
-    # and stopping A sells the rest (0.0009999 for 49.995 = its cost, fee 0.049995) and
-    # returns 999.650016 - 0.049995 = 999.600021
+    # and A sells the rest by hand again (the same row's second manual close: 0.0009999 for
+    # 49.995 = its cost, fee 0.049995), then stops: 999.650016 - 0.049995 = 999.600021 returns
+    copy_position_close(copy=a, position=ha, user=a.follower)
+    ha.refresh_from_db()
+    assert (ha.status, ha.size, ha.close_reason) == ("closed", D("0"), "manual")
+    assert _balance(a.account_id) == D("999.600021")
     main = Account.objects.get(owner=a.follower, kind="main")
     before = main.balance
     copy_stop(copy=a, user=a.follower)
