@@ -302,7 +302,12 @@ def _apply_closes(
     floors = _isolated_floors(accounts, rows, closes)
     insurance = account_system(Account.Kind.INSURANCE).pk
     updates, fills, closed, paid, amounts = [], [], [], ZERO, {}
-    for c in closes:
+    # Cross closes last: their cap reads the isolated margin still allocated AFTER the batch, so
+    # the batch's isolated (and spot) results must be on the balance first. Otherwise the
+    # outcome hangs on position ids: a cross loss booked first could take the released isolated
+    # margin, an isolated gain booked after it was kept, and the insurance fund paid a deficit
+    # the account could cover.
+    for c in sorted(closes, key=lambda c: rows[c.position_id]["margin_mode"] == MarginMode.CROSS):
         row = rows[c.position_id]
         money = close_money(c, row, balances, floors)
         updates.append(_closed_row(row, c, money, book.now))
