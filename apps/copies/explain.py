@@ -6,6 +6,11 @@ missed copy as JSON: ratio, base, target margin, raw and rounded size, cap, bump
 This module only puts those stored figures into sentences; it recomputes nothing, so the words
 always tell what actually happened, even after settings or prices changed.
 
+A spot buy (SPEC §6; the engine sizes it as a 1x open of one base unit per "contract", event
+``spot_buy``) is told in spot words: the share of the lead's spot equity spent (or, for Buy
+Existing Assets, the holding's weight in it), the target amount, the quantity of the asset, the
+cost and the fee paid on top.
+
 Invariants:
 - Numbers are formatted for display with apps.core.money (toward zero); a figure the engine cut
   because it has no finite decimal form (stored with a trailing "…") is shown with "about".
@@ -28,6 +33,8 @@ from apps.smart_sync import (
 )
 
 _CUT = "…"
+# what engine.ongoing_intents stores as the source of a start's opens (futures and spot alike)
+ONGOING_SOURCE = "Copy Ongoing Positions"
 
 
 def _dec(text) -> tuple[Decimal | None, bool]:
@@ -93,15 +100,19 @@ def sizing(
     contract_value: Decimal | None = None,
     base_asset: str = "",
     preview: bool = False,
+    spot: bool = False,
 ) -> list[str]:
     """The explanation of an open (or of a missed open) as sentences, in the order of SPEC §5.2:
     ratio, base, target margin, raw and rounded size, slippage guard, cap, bump, result.
-    ``preview``: the copy does not exist yet (the wizard), so the words are about the start."""
+    ``preview``: the copy does not exist yet (the wizard), so the words are about the start.
+    ``spot`` (or an explanation of a ``spot_buy``): a spot buy, in spot words (SPEC §6)."""
     exp = explanation or {}
     if not exp:
         return []
     if "target_margin" not in exp:
         return _other(exp)
+    if spot or exp.get("event") == "spot_buy":
+        return _spot_sizing(exp, base_asset, preview)
     lines = [_ratio_line(exp, preview)]
     if preview:
         lines.append(f"Base: your copy starts with an equity of {_usdt(exp.get('base'))}.")
@@ -140,6 +151,83 @@ def sizing(
     return lines
 
 
+def _quantity(text, asset: str) -> str:
+    value, cut = _dec(text)
+    if value is None:
+        return "—"
+    shown = _plain(value, 8)
+    cut = cut or Decimal(shown.replace(",", "")) != value
+    return f"{_about(cut)}{shown} {asset or 'units'}".rstrip()
+
+
+def _spot_sizing(exp: dict, asset: str, preview: bool) -> list[str]:
+    """A spot buy: weight or share of equity, base, target amount, quantity, guards, result."""
+    asset = asset or "units"
+    ratio = _percent(exp.get("ratio"))
+    if preview:
+        lines = [
+            f"Weight: this holding is {ratio} of the lead's spot equity now (its value ÷ the "
+            "lead's equity; Buy Existing Assets).",
+            f"Base: your copy starts with an equity of {_usdt(exp.get('base'))}.",
+        ]
+    elif exp.get("source") == ONGOING_SOURCE or exp.get("event") == "copy_start":
+        lines = [
+            f"Weight: this holding was {ratio} of the lead's spot equity when the copy started "
+            "(its value ÷ the lead's equity; Buy Existing Assets).",
+            f"Base: your copy's equity was {_usdt(exp.get('base'))} when it was sized.",
+        ]
+    else:
+        lines = [
+            f"Ratio: the lead spent {ratio} of their spot equity on this buy (the amount ÷ the "
+            "lead's spot equity just before).",
+            f"Base: your copy's equity was {_usdt(exp.get('base'))} when it was sized.",
+        ]
+    lines.append(
+        f"Amount: {ratio} × {_usdt(exp.get('base'))} = {_usdt(exp.get('target_margin'))} to spend."
+    )
+    reason = exp.get("reason") or ""
+    if reason == REASON_SLIPPAGE:
+        lines.append(_slippage_line(exp).replace("Nothing was opened", "Nothing was bought"))
+        return lines
+    if exp.get("raw_size") is not None:
+        lines.append(
+            f"Quantity: {_usdt(exp.get('target_margin'))} ÷ {_price(exp.get('price'))} per "
+            f"{asset} = {_quantity(exp.get('raw_size'), asset)}, rounded down to the lot: "
+            f"{_quantity(exp.get('rounded_size'), asset)}."
+        )
+    if exp.get("capped"):
+        lines.append(
+            f"Cap: its cost and fee did not fit in the copy's available "
+            f"{_usdt(exp.get('available'))}, so it was reduced to "
+            f"{_quantity(exp.get('capped_size'), asset)}."
+        )
+    if exp.get("bumped"):
+        cap = fmt_amount(settings.SMART_SYNC["BUMP_CAP"]).rstrip("0").rstrip(".")
+        lines.append(
+            f"Bump: that is below the minimum quantity of {asset}, so it was raised to "
+            f"{_quantity(exp.get('bumped_to'), asset)} (affordable, and costing at most {cap}x "
+            "the amount)."
+        )
+    if reason == REASON_BELOW_MIN:
+        lines.append(
+            "Missed: below minimum size. Even the minimum quantity would have cost more than "
+            "the bump limit allows for this amount."
+        )
+    elif reason == REASON_INSUFFICIENT:
+        lines.append(
+            "Missed: insufficient available balance. Even the minimum quantity's cost and fee "
+            f"did not fit in the copy's available {_usdt(exp.get('available'))}."
+        )
+    elif reason:
+        lines.append(f"Missed: {reason}.")
+    elif exp.get("size") is not None:
+        lines.append(
+            f"Result: {_quantity(exp.get('size'), asset)} at {_price(exp.get('price'))}, "
+            f"cost {_usdt(exp.get('margin'))}, fee {_usdt(exp.get('fee'))} paid on top."
+        )
+    return lines
+
+
 def _ratio_line(exp: dict, preview: bool) -> str:
     ratio = _percent(exp.get("ratio"))
     if preview:
@@ -147,7 +235,7 @@ def _ratio_line(exp: dict, preview: bool) -> str:
             f"Ratio: this lead position's margin is {ratio} of the lead's equity now "
             "(Copy Ongoing Positions)."
         )
-    if exp.get("source") == "Copy Ongoing Positions" or exp.get("event") == "copy_start":
+    if exp.get("source") == ONGOING_SOURCE or exp.get("event") == "copy_start":
         return (
             f"Ratio: this lead position's margin was {ratio} of the lead's equity when the copy "
             "started (Copy Ongoing Positions)."

@@ -13,6 +13,9 @@ and the admin (SPEC §2, §11.2).
                       paid (-); already inside realized_pnl
 - per open position: liquidation price and margin level from apps.positions.risk.account_risk
   (the API's figures: isolated the position's, cross the account's)
+- spot copies (SPEC §6): margin_in_use is the holdings' cost basis, available is the USDT cash;
+  a holding's value = quantity x price, its uPnL = quantity x (price - average cost); a sale
+  fetches quantity x price (rounded down to 8 places) and pays the taker fee on it
 """
 
 from __future__ import annotations
@@ -30,16 +33,19 @@ from apps.core.exceptions import NotFound
 from apps.core.money import ZERO, exact, usdt_down
 from apps.ledger.models import Account
 from apps.ledger.selectors import wallet_get
+from apps.market import math as pmath
 from apps.market.models import Instrument
 from apps.market.services import venue_price
-from apps.positions.models import MarginMode, Position
+from apps.positions.models import Fill, LeadEvent, MarginMode, Position
 from apps.positions.risk import account_risk
 from apps.positions.selectors import (
     AccountFigures,
+    OpenPositionRow,
     account_figures,
     account_figures_one,
     position_list,
     position_upnl,
+    position_value,
     realized_totals,
 )
 from apps.positions.services import close_money, market_close_spec
@@ -68,6 +74,8 @@ class CopyFigures:
     profit_share_pending: Decimal
     open_positions: int
     funding: Decimal = ZERO  # received (+) or paid (-) by all its positions
+    # the open positions read for these figures (spot: the holdings), with their marks
+    positions: tuple[OpenPositionRow, ...] = ()
 
 
 def copy_figures_many(copies: list[Copy]) -> dict[int, CopyFigures]:
@@ -99,6 +107,7 @@ def copy_figures_many(copies: list[Copy]) -> dict[int, CopyFigures]:
             profit_share_pending=pending if c.is_active else ZERO,
             open_positions=len(f.positions),
             funding=t["funding"],
+            positions=tuple(f.positions),
         )
     return out
 
@@ -150,20 +159,57 @@ class CopyRow:
     stop_loss: StopLossLevel | None
     stop_loss_state: StopLossState | None  # set once Total Stop Loss for Trader triggered
     profit_share_owed: Decimal  # what settlements could not pay (the copy's cash was short)
+    # spot copies: each holding (asset, quantity, value now) and their value together
+    holdings: tuple[HoldingSummary, ...] = ()
+    holdings_value: Decimal | None = None
+
+    @property
+    def is_spot(self) -> bool:
+        return self.copy.market == Copy.Market.SPOT
+
+
+@dataclass(frozen=True)
+class HoldingSummary:
+    """A spot copy's holding of one asset, as My Copies lists it."""
+
+    asset: str
+    quantity: Decimal
+    value: Decimal | None  # quantity x price now (None: no price yet)
 
 
 def copy_rows(copies: list[Copy]) -> list[CopyRow]:
-    """Rows for a page of copies: the figures of ``copy_figures_many`` (three queries)."""
+    """Rows for a page of copies: the figures of ``copy_figures_many`` (three queries), and one
+    more for the assets' names when the page has a spot copy."""
     figures = copy_figures_many(copies)
-    return [_copy_row(c, figures[c.pk]) for c in copies]
+    assets = {}
+    if any(c.market == Copy.Market.SPOT for c in copies):
+        assets = dict(
+            Instrument.objects.filter(kind=Instrument.Kind.SPOT).values_list("pk", "base_asset")
+        )
+    return [_copy_row(c, figures[c.pk], assets) for c in copies]
 
 
 def copy_row(copy: Copy) -> CopyRow:
     return copy_rows([copy])[0]
 
 
-def _copy_row(copy: Copy, f: CopyFigures) -> CopyRow:
+def _holdings(f: CopyFigures, assets: dict[int, str]) -> tuple[HoldingSummary, ...]:
+    rows = [
+        HoldingSummary(
+            asset=assets.get(p.instrument_id, "?"),
+            quantity=p.size,
+            value=None if p.mark is None else pmath.notional(p.size, p.contract_value, p.mark),
+        )
+        for p in f.positions
+        if p.margin_mode == MarginMode.SPOT
+    ]
+    rows.sort(key=lambda h: (h.value is None, -(h.value or ZERO), h.asset))
+    return tuple(rows)
+
+
+def _copy_row(copy: Copy, f: CopyFigures, assets: dict[int, str]) -> CopyRow:
     base = copy.total_investment
+    holdings = _holdings(f, assets) if copy.market == Copy.Market.SPOT else ()
     return CopyRow(
         copy=copy,
         figures=f,
@@ -173,6 +219,12 @@ def _copy_row(copy: Copy, f: CopyFigures) -> CopyRow:
         stop_loss=stop_loss_level(total_investment=base, total_stop_loss=copy.total_stop_loss),
         stop_loss_state=stop_loss_state(copy),
         profit_share_owed=copy.profit_share_owed if copy.is_active else ZERO,
+        holdings=holdings,
+        holdings_value=(
+            sum((h.value for h in holdings if h.value is not None), ZERO)
+            if copy.market == Copy.Market.SPOT
+            else None
+        ),
     )
 
 
@@ -360,6 +412,146 @@ def position_rows(positions) -> list[PositionRow]:
     return _position_rows(positions)
 
 
+# --- spot copies: holdings and sells (SPEC §6) -------------------------------------------------
+BUY_START, BUY_FIRST, BUY_ADD = "start", "first", "add"
+
+
+@dataclass(frozen=True)
+class BuyWhy:
+    """One buy into a holding and its sizing explanation in words: ``kind`` is "start" (Buy
+    Existing Assets when the copy started), "first" (the copy of the lead's first buy) or
+    "add" (a later lead buy, added at average cost)."""
+
+    kind: str
+    at: datetime | None
+    lines: list[str]
+
+
+@dataclass(frozen=True)
+class HoldingRow:
+    """An open holding of a spot copy at the current price, with every buy's explanation."""
+
+    position: Position
+    asset: str
+    quantity: Decimal
+    average_cost: Decimal
+    cost: Decimal  # cost basis: what the holding cost, fees apart
+    price: Decimal | None
+    value: Decimal | None  # quantity x price
+    upnl: Decimal  # quantity x (price - average cost)
+    buys: list[BuyWhy]
+
+
+def copy_holdings(*, copy: Copy) -> list[HoldingRow]:
+    """A spot copy's holdings, largest value first, each with "why this size" for every buy
+    (the first on the holding, later ones on their copy events). Two queries, whatever the
+    number of holdings and buys."""
+    positions = list(position_list(account_id=copy.account_id, status=Position.Status.OPEN))
+    if not positions:
+        return []
+    by_id = {p.pk: p for p in positions}
+    adds: dict[int, list[BuyWhy]] = {}
+    later = (
+        CopyEvent.objects.filter(
+            copy_id=copy.pk,
+            kind=CopyEvent.Kind.COPIED,
+            position_id__in=list(by_id),
+            lead_event__kind=LeadEvent.Kind.SPOT_BUY,
+        )
+        .order_by("id")
+        .values_list("position_id", "created_at", "explanation")
+    )
+    for position_id, at, exp in later:
+        if exp:  # a first buy's explanation lives on the holding itself
+            asset = by_id[position_id].instrument.base_asset
+            lines = explain.sizing(exp, base_asset=asset, spot=True)
+            adds.setdefault(position_id, []).append(BuyWhy(BUY_ADD, at, lines))
+    rows = []
+    for p in positions:
+        started = (p.explanation or {}).get("source") == explain.ONGOING_SOURCE
+        first = BuyWhy(
+            BUY_START if started else BUY_FIRST,
+            p.opened_at,
+            explain.sizing(p.explanation, base_asset=p.instrument.base_asset, spot=True),
+        )
+        price = getattr(p.instrument, "price", None)
+        rows.append(
+            HoldingRow(
+                position=p,
+                asset=p.instrument.base_asset,
+                quantity=p.size,
+                average_cost=p.entry_price,
+                cost=p.margin,
+                price=price.price if price is not None else None,
+                value=position_value(p),
+                upnl=position_upnl(p),
+                buys=[b for b in (first, *adds.get(p.pk, [])) if b.lines],
+            )
+        )
+    rows.sort(key=lambda h: (h.value is None, -(h.value or ZERO), h.asset))
+    return rows
+
+
+def copy_sells(*, copy: Copy) -> QuerySet[Fill]:
+    """Every sale of a spot copy's holdings (the lead's sells mirrored, a sale by hand, the
+    stop), newest first; page it, then turn a page into rows with ``sell_rows``."""
+    return (
+        Fill.objects.filter(
+            position__account_id=copy.account_id,
+            action__in=(Fill.Action.CLOSE, Fill.Action.LIQUIDATION),
+        )
+        .select_related("position__instrument", "lead_event")
+        .order_by("-id")
+    )
+
+
+@dataclass(frozen=True)
+class SellRow:
+    """One sale: quantity x price fetched, realized PnL at average cost (what it fetched minus
+    the cost it released), the taker fee on it, and the USDT it left in the copy's cash."""
+
+    fill: Fill
+    asset: str
+    proceeds: Decimal
+    realized_pnl: Decimal
+    fee: Decimal
+    received: Decimal  # proceeds - fee
+    net: Decimal  # realized PnL - fee
+    lead_fraction: Decimal | None  # the share of their holding the lead sold (a mirrored sell)
+    reason: str  # why it was sold, in words, when it was not the lead's sell
+
+
+SELL_REASONS = {
+    Position.CloseReason.MANUAL: "Sold by you at market",
+    Position.CloseReason.STOP_COPY: "Copy stopped: every holding sold at market",
+    Position.CloseReason.STOP_LOSS: "Total Stop Loss for Trader: sold at market",
+    Position.CloseReason.LEAD_ENDED: "The lead trader ended their strategy: sold at market",
+}
+
+
+def sell_rows(fills) -> list[SellRow]:
+    rows = []
+    for f in fills:
+        proceeds = usdt_down(exact(f.quantity) * exact(f.price))
+        le = f.lead_event
+        mirrored = le is not None and le.kind == LeadEvent.Kind.SPOT_SELL
+        reason = "" if mirrored else SELL_REASONS.get(f.position.close_reason, "Sold at market")
+        rows.append(
+            SellRow(
+                fill=f,
+                asset=f.position.instrument.base_asset,
+                proceeds=proceeds,
+                realized_pnl=f.realized_pnl,
+                fee=f.fee,
+                received=proceeds - f.fee,
+                net=f.realized_pnl - f.fee,
+                lead_fraction=le.fraction if mirrored else None,
+                reason=reason,
+            )
+        )
+    return rows
+
+
 MISSED_KINDS = (CopyEvent.Kind.MISSED, CopyEvent.Kind.SYNC_FAILED, CopyEvent.Kind.FAILED)
 INVESTMENT_KINDS = (
     CopyEvent.Kind.STARTED,
@@ -391,7 +583,15 @@ class MissedRow:
 
 
 def missed_rows(events) -> list[MissedRow]:
-    return [MissedRow(event=e, why=explain.sizing(e.explanation)) for e in events]
+    rows = []
+    for e in events:
+        inst = e.lead_event.instrument if e.lead_event_id else None
+        if inst is not None and inst.kind == Instrument.Kind.SPOT:
+            why = explain.sizing(e.explanation, base_asset=inst.base_asset, spot=True)
+        else:
+            why = explain.sizing(e.explanation)
+        rows.append(MissedRow(event=e, why=why))
+    return rows
 
 
 @dataclass(frozen=True)
@@ -526,25 +726,36 @@ def copy_stop_estimate(*, copy: Copy) -> StopEstimate:
 
 @dataclass(frozen=True)
 class OngoingRow:
-    """A lead position and how Copy Ongoing Positions would open it now (or miss it)."""
+    """A lead position and how Copy Ongoing Positions would open it now (or miss it); for spot,
+    a lead holding and how Buy Existing Assets would buy it (``margin``: the USDT it costs)."""
 
     instrument: str
     side: str
     margin_mode: str
     leverage: int
-    lead_margin: Decimal
+    lead_margin: Decimal  # spot: the holding's cost basis
     action: str  # open or miss
-    size: Decimal
+    size: Decimal  # contracts; spot: quantity of the asset
     price: Decimal
     margin: Decimal
     fee: Decimal
     reason: str
     why: list[str]
+    # spot: the asset, the lead's quantity and its value now, and its weight in the lead's equity
+    asset: str = ""
+    lead_size: Decimal | None = None
+    lead_value: Decimal | None = None
+    weight: Decimal | None = None
+
+    @property
+    def spot(self) -> bool:
+        return self.margin_mode == MarginMode.SPOT
 
 
 @dataclass(frozen=True)
 class StartPreview:
-    """The copy wizard's figures for a Total Investment: what moves, what opens now."""
+    """The copy wizard's figures for a Total Investment: what moves, what opens (spot: what is
+    bought) now."""
 
     investment: Decimal
     main_available: Decimal
@@ -552,10 +763,11 @@ class StartPreview:
     short: bool  # the main account cannot fund it
     rows: list[OngoingRow]
     opens: int
-    margin_total: Decimal
+    margin_total: Decimal  # spot: the USDT spent on the buys
     fee_total: Decimal
     cash_after: Decimal  # copy cash left after the ongoing opens (if they open)
-    lead_positions: int
+    lead_positions: int  # spot: the lead's holdings
+    market: str = Copy.Market.FUTURES
 
 
 def main_available(*, user) -> Decimal:
@@ -563,15 +775,33 @@ def main_available(*, user) -> Decimal:
     return wallet_get(user=user)["available_usdt"]
 
 
+def _weight(explanation: dict) -> Decimal | None:
+    """The ratio the engine stored (an exact quotient, maybe cut with "…"), toward zero."""
+    try:
+        return usdt_down(Decimal(str(explanation.get("ratio") or "").rstrip("…")))
+    except (InvalidOperation, ValueError):
+        return None
+
+
 def copy_start_preview(
-    *, user, lead: LeadTrader, investment: Decimal, copy_ongoing_positions: bool = True
+    *,
+    user,
+    lead: LeadTrader,
+    investment: Decimal,
+    copy_ongoing_positions: bool = True,
+    market: str = Copy.Market.FUTURES,
 ) -> StartPreview:
-    """The wizard's preview through the engine ``copy_start`` uses (``engine.ongoing_intents``):
-    the same sizes, margins, fees and misses a start with Copy Ongoing Positions would have at
-    the current prices. ``investment`` is an already validated amount."""
+    """The wizard's preview through the engine ``copy_start`` uses (``engine.ongoing_intents``)
+    on the lead account of ``market``: the same sizes, margins, fees and misses a start with
+    Copy Ongoing Positions (spot: Buy Existing Assets, weights = holding value / lead spot
+    equity) would have at the current prices. ``investment`` is an already validated amount."""
     available = main_available(user=user)
+    spot = market == Copy.Market.SPOT
     planned = engine.ongoing_intents(
-        lead_account_id=lead.futures_account_id, copy_id=0, equity=investment, available=investment
+        lead_account_id=lead.spot_account_id if spot else lead.futures_account_id,
+        copy_id=0,
+        equity=investment,
+        available=investment,
     )
     instruments = {
         pk: (name, cv, base)
@@ -579,28 +809,40 @@ def copy_start_preview(
             pk__in={lp.instrument_id for lp, _ in planned}
         ).values_list("pk", "name", "contract_value", "base_asset")
     }
-    rows = [
-        OngoingRow(
-            instrument=instruments[lp.instrument_id][0],
-            side=lp.side,
-            margin_mode=lp.margin_mode,
-            leverage=lp.leverage,
-            lead_margin=lp.margin,
-            action=intent.action,
-            size=intent.size,
-            price=intent.price,
-            margin=intent.margin,
-            fee=intent.fee,
-            reason=intent.reason,
-            why=explain.sizing(
-                intent.explanation,
-                contract_value=instruments[lp.instrument_id][1],
-                base_asset=instruments[lp.instrument_id][2],
-                preview=True,
-            ),
+    rows = []
+    for lp, intent in planned:
+        name, cv, base = instruments[lp.instrument_id]
+        holding = lp.margin_mode == MarginMode.SPOT
+        rows.append(
+            OngoingRow(
+                instrument=name,
+                side=lp.side,
+                margin_mode=lp.margin_mode,
+                leverage=lp.leverage,
+                lead_margin=lp.margin,
+                action=intent.action,
+                size=intent.size,
+                price=intent.price,
+                margin=intent.margin,
+                fee=intent.fee,
+                reason=intent.reason,
+                why=explain.sizing(
+                    intent.explanation,
+                    contract_value=None if holding else cv,
+                    base_asset=base,
+                    preview=True,
+                    spot=holding,
+                ),
+                asset=base,
+                lead_size=lp.size,
+                lead_value=(
+                    usdt_down(exact(lp.size) * exact(lp.mark))
+                    if holding and lp.mark is not None
+                    else None
+                ),
+                weight=_weight(intent.explanation) if holding else None,
+            )
         )
-        for lp, intent in planned
-    ]
     opening = [r for r in rows if r.action == "open"] if copy_ongoing_positions else []
     margin_total = sum((r.margin for r in opening), ZERO)
     fee_total = sum((r.fee for r in opening), ZERO)
@@ -615,6 +857,7 @@ def copy_start_preview(
         fee_total=fee_total,
         cash_after=investment - margin_total - fee_total,
         lead_positions=len(rows),
+        market=market,
     )
 
 

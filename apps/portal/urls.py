@@ -35,6 +35,14 @@ urlpatterns = [
         name="lead_console_margin",
     ),
     path("lead/end/", console.lead_console_end, name="lead_console_end"),
+    path("lead/spot/quote/", console.lead_console_spot_quote, name="lead_console_spot_quote"),
+    path(
+        "lead/spot/transfer/",
+        console.lead_console_spot_transfer,
+        name="lead_console_spot_transfer",
+    ),
+    path("lead/spot/buy/", console.lead_console_spot_buy, name="lead_console_spot_buy"),
+    path("lead/spot/sell/", console.lead_console_spot_sell, name="lead_console_spot_sell"),
     # the follower portal: My Copies, the copy wizard, Copy Trade Details, Settings
     path("copies/", copies.my_copies, name="my_copies"),
     path("copies/live/", copies.my_copies_live, name="my_copies_live"),

@@ -144,7 +144,8 @@ def test_console_shows_account_figures_copiers_aum_and_positions(
     assert f'href="/lead/positions/{pos.pk}/"' in positions
     # live figures poll a partial; every money form carries an idempotency key
     assert 'hx-get="/lead/?part=figures"' in html and 'hx-trigger="every 5s"' in html
-    assert html.count('name="idempotency_key"') == 2  # open + transfer
+    # open + transfer, and the spot section's buy + transfer (no holding to sell yet)
+    assert html.count('name="idempotency_key"') == 4
     assert "End my strategy" in html
 
 
@@ -596,6 +597,7 @@ def test_console_queries_do_not_grow_with_positions_or_copiers(
     # then
     assert big == small
     # 14 for the console itself, 5 for its earnings section (totals, the page of copies and
-    # its count, their settlements, their realized PnL)
-    with django_assert_max_num_queries(19):
+    # its count, their settlements, their realized PnL), 4 for the spot section (the spot
+    # account's balance and open positions, its holdings, the spot instruments)
+    with django_assert_max_num_queries(23):
         client.get("/lead/")

@@ -14,6 +14,7 @@ from django import forms
 
 from apps.accounts.idempotency import FORM_FIELD, form_key
 from apps.core.forms import MoneyInput
+from apps.core.money import fmt_amount
 from apps.positions.models import MarginMode, Side
 
 # API field names of the services' refusals -> the fields of these forms.
@@ -156,3 +157,105 @@ class MarginForm(_KeyedForm):
 
 class EndForm(_KeyedForm):
     """End the strategy: nothing to type, the confirmation is the button."""
+
+
+# --- the spot section of the console (SPEC §6) ----------------------------------------------
+# Its fields have names of their own (spot_amount, buy_amount, sell_percent, ...) so the page,
+# which also holds the futures forms, has one id per input; each form maps the services' API
+# field names onto its own fields (``field_map``).
+SELL_PRESETS = CLOSE_PRESETS
+
+
+class SpotTransferForm(_KeyedForm):
+    """Move USDT between the main account and the lead spot account."""
+
+    field_map = {"amount_usdt": "spot_amount", "direction": "spot_direction"}
+
+    spot_direction = forms.ChoiceField(
+        label="Direction",
+        choices=[
+            ("in", "In: main account → lead spot account"),
+            ("out", "Out: lead spot account → main account"),
+        ],
+        widget=forms.RadioSelect,
+    )
+    spot_amount = forms.CharField(label="Amount", max_length=40, widget=MoneyInput)
+
+    def __init__(self, data=None, *, ended: bool = False, **kwargs):
+        super().__init__(data, **kwargs)
+        if ended:  # after the end only money out is possible (the service says so too)
+            self.fields["spot_direction"].choices = [self.fields["spot_direction"].choices[1]]
+            self.initial.setdefault("spot_direction", "out")
+        else:
+            self.initial.setdefault("spot_direction", "in")
+
+
+class SpotBuyForm(_KeyedForm):
+    """Buy an amount of USDT of an asset at market; the fee is paid on top."""
+
+    field_map = {"amount_usdt": "buy_amount", "instrument": "buy_instrument"}
+
+    buy_instrument = forms.ChoiceField(label="Asset")
+    buy_amount = forms.CharField(
+        label="Amount to spend",
+        max_length=40,
+        widget=MoneyInput(attrs={"data-spot-quote": "", "placeholder": "e.g. 1,000"}),
+    )
+
+    def __init__(self, data=None, *, instruments=(), **kwargs):
+        super().__init__(data, **kwargs)
+        self.fields["buy_instrument"].choices = [
+            (i.name, f"{i.base_asset} ({i.name})") for i in instruments
+        ]
+        self.fields["buy_instrument"].widget.attrs["data-spot-quote"] = ""
+
+
+def _percent_fraction(form: forms.Form, data: dict, preset: str, percent: str, verb: str) -> None:
+    """A preset button (25/50/75/100) or a typed percentage -> ``data["fraction"]`` (0 < f <= 1,
+    what the services take) and ``data["percent_done"]`` for the message."""
+    raw = data.get(preset) or (data.get(percent) or "").strip().rstrip("%").strip()
+    if not raw:
+        form.add_error(percent, f"Choose 25%, 50%, 75% or 100%, or type a percentage to {verb}.")
+        return
+    try:
+        pct = Decimal(raw)
+    except InvalidOperation:
+        form.add_error(percent, f"Type a number between 0 and 100, e.g. 40 (got {raw!r}).")
+        return
+    if not pct.is_finite() or not (0 < pct <= 100):
+        form.add_error(percent, "The percentage must be more than 0 and at most 100.")
+        return
+    data["fraction"] = str(pct.scaleb(-2))  # a unit (percent -> fraction), not money
+    data["percent_done"] = f"{pct.normalize():f}"
+
+
+class SpotSellForm(_KeyedForm):
+    """Sell a share of a holding at market: a preset button or a typed percentage; the taker
+    fee is deducted from what it fetches."""
+
+    field_map = {"fraction": "sell_percent", "instrument": "sell_instrument"}
+
+    # any text: the service says "You hold no BTC ..." (and a replayed double submit still
+    # validates after the first one sold the whole holding)
+    sell_instrument = forms.CharField(label="Holding", max_length=32, widget=forms.Select)
+    preset = forms.ChoiceField(
+        choices=[(p, f"{p}%") for p in SELL_PRESETS], required=False, widget=forms.HiddenInput
+    )
+    sell_percent = forms.CharField(
+        label="Percentage to sell",
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+
+    def __init__(self, data=None, *, holdings=(), **kwargs):
+        super().__init__(data, **kwargs)
+        self.fields["sell_instrument"].widget.choices = [
+            (h.position.instrument.name, f"{h.asset}: {fmt_amount(h.quantity)} {h.asset}")
+            for h in holdings
+        ]
+
+    def clean(self):
+        data = super().clean()
+        _percent_fraction(self, data, "preset", "sell_percent", "sell")
+        return data

@@ -33,7 +33,8 @@ ACTION_HELP = {
 
 
 class InvestmentForm(forms.Form):
-    """Wizard step 1: Total Investment and Copy Ongoing Positions."""
+    """Wizard step 1: Total Investment and Copy Ongoing Positions (a spot copy: Buy Existing
+    Assets, the same ``copy_ongoing_positions`` flag of the service and the API)."""
 
     total_investment = forms.CharField(
         label="Total Investment",
@@ -42,6 +43,40 @@ class InvestmentForm(forms.Form):
         error_messages={"required": "Enter your Total Investment (at least 100 USDT)."},
     )
     copy_ongoing_positions = forms.BooleanField(label="Copy Ongoing Positions", required=False)
+
+    def __init__(self, *args, market: str = Copy.Market.FUTURES, **kwargs):
+        super().__init__(*args, **kwargs)
+        if market == Copy.Market.SPOT:
+            self.fields["copy_ongoing_positions"].label = "Buy Existing Assets"
+
+
+# A spot copy holds assets, not positions: the same actions in its words (SPEC §6, §7).
+SPOT_ACTION_LABELS = {
+    Copy.StopLossAction.CLOSE_ALL: "Sell all holdings at market",
+    Copy.StopLossAction.KEEP: "Keep holdings and follow the lead's sells",
+    Copy.StopLossAction.HAND_OVER: "Hand over holdings to me",
+}
+SPOT_ACTION_HELP = {
+    Copy.StopLossAction.CLOSE_ALL: (
+        "Every holding of this copy is sold at market and all the USDT returns to your main "
+        "account."
+    ),
+    Copy.StopLossAction.KEEP: (
+        "No new buys; the holdings stay and are sold when the lead trader sells them. The USDT "
+        "returns once none is left."
+    ),
+    Copy.StopLossAction.HAND_OVER: (
+        "No new buys; the holdings become yours to sell from Copy Trade Details (the lead's "
+        "sells no longer apply). The USDT returns once none is left."
+    ),
+}
+
+
+def action_label(action: str, market: str = Copy.Market.FUTURES) -> str:
+    """A stop-loss action's name in the words of the copy's market."""
+    if market == Copy.Market.SPOT:
+        return SPOT_ACTION_LABELS[Copy.StopLossAction(action)]
+    return Copy.StopLossAction(action).label
 
 
 class StopLossForm(forms.Form):
@@ -67,11 +102,16 @@ class StopLossForm(forms.Form):
         widget=forms.RadioSelect,
     )
 
+    def __init__(self, *args, market: str = Copy.Market.FUTURES, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.market = market
+        if market == Copy.Market.SPOT:
+            self.fields["stop_loss_action"].choices = list(SPOT_ACTION_LABELS.items())
+
     def actions(self) -> list[tuple[object, str]]:
         """(radio, what it means) for each action, to render as choice cards."""
-        return [
-            (radio, ACTION_HELP.get(radio.data["value"], "")) for radio in self["stop_loss_action"]
-        ]
+        words = SPOT_ACTION_HELP if self.market == Copy.Market.SPOT else ACTION_HELP
+        return [(radio, words.get(radio.data["value"], "")) for radio in self["stop_loss_action"]]
 
 
 class ModifyForm(forms.Form):

@@ -1,4 +1,6 @@
-"""The lead console (/lead/): a lead trader's figures, funds, positions and earnings.
+"""The lead console (/lead/): a lead trader's figures, funds, positions and earnings, and the
+spot section (SPEC §6): the lead spot account's figures, funds in and out, a buy of an amount of
+USDT with its quantity and fee before confirming, a sale of a share of a holding, the holdings.
 
 Pages only read selectors and format with the money template filters: no money math here.
 The forms call the same services as the API (apps.traders.services) through
@@ -37,7 +39,7 @@ from apps.positions.selectors import (
 from apps.stats.boards import trader_get_with_figures
 from apps.traders import services
 from apps.traders.models import LeadTrader
-from apps.traders.selectors import lead_for_user
+from apps.traders.selectors import lead_for_user, lead_spot_get
 
 # --- the lead console ---------------------------------------------------------------------
 # /lead/ is for approved lead traders. A signed-in user who is not one gets a page that says
@@ -122,6 +124,7 @@ def _quote(data) -> dict:
 def _console_context(request, **bound) -> dict:
     lead: LeadTrader = request.lead
     ended = not lead.is_active
+    spot = _spot_context(request, lead, **bound)
     open_form = bound.get("open_form")
     if open_form is not None:
         quote = _quote(open_form.data)
@@ -138,6 +141,7 @@ def _console_context(request, **bound) -> dict:
         "transfer_form": bound.get("transfer_form") or forms.TransferForm(ended=ended),
         "open_form": open_form,
         "quote": quote,
+        **spot,
         **_earnings_context(request, lead),
     }
 
@@ -185,6 +189,10 @@ def lead_console(request):
         else:
             context["positions"] = _open_positions(lead)
         return render(request, f"traders/console.html#{part}", context)
+    if request.htmx and part in ("spot-figures", "holdings"):
+        lead = request.lead
+        context = {"lead": lead, "ended": not lead.is_active, "spot": lead_spot_get(lead=lead)}
+        return render(request, f"traders/console.html#{part}", context)
     if request.htmx and part == "earnings":
         context = {"lead": request.lead, **_earnings_context(request, request.lead)}
         return render(request, "traders/console.html#earnings", context)
@@ -212,6 +220,7 @@ def _done(request, answer: dict):
 
 
 def _refused(form, exc: ApplicationError) -> None:
+    """A service's refusal next to its field (``form.field_map``: API names -> this form's)."""
     if exc.code == "idempotency_key_reused":
         exc = ApplicationError(
             "This form was already sent with other values. Check the figures above and "
@@ -219,7 +228,7 @@ def _refused(form, exc: ApplicationError) -> None:
         )
         form.data = form.data.copy()
         form.data["idempotency_key"] = form_key()
-    service_error(form, exc, field_map=forms.FIELD_MAP)
+    service_error(form, exc, field_map=getattr(form, "field_map", forms.FIELD_MAP))
 
 
 @require_POST
@@ -300,6 +309,179 @@ def lead_console_open(request):
             },
         )
     return render(request, "traders/console.html", _console_context(request, open_form=form))
+
+
+# --- spot: the lead spot account, buys and sells (SPEC §6) --------------------------------
+def _spot_instruments() -> list[Instrument]:
+    return list(instrument_list(Instrument.Kind.SPOT, active_only=True))
+
+
+def _spot_quote(data) -> dict:
+    """What the buy form would buy at the current price: quantity, cost and the fee on top from
+    ``services.spot_buy_quote``, or why it cannot be quoted yet (the services' words)."""
+    amount = (data.get("buy_amount") or "").strip()
+    if not amount:
+        return {"prompt": "Type an amount of USDT to see the quantity it buys and the fee."}
+    try:
+        inst = instrument_get(data.get("buy_instrument") or "")
+    except NotFound:
+        inst = None
+    if inst is None or inst.kind != Instrument.Kind.SPOT or not inst.active:
+        return {"error": "Choose one of the listed assets."}
+    try:
+        typed = services.parse_amount(amount, field="amount_usdt", label="Amount")
+        price = price_get(inst)
+        quantity, cost, fee = services.spot_buy_quote(instrument=inst, amount=typed, price=price)
+    except ApplicationError as exc:
+        return {"error": exc.message}
+    return {"instrument": inst, "price": price, "quantity": quantity, "cost": cost, "fee": fee}
+
+
+def _spot_context(request, lead: LeadTrader, **bound) -> dict:
+    ended = not lead.is_active
+    spot = lead_spot_get(lead=lead)
+    buy_form = bound.get("spot_buy_form")
+    if buy_form is None:
+        buy_form = forms.SpotBuyForm(instruments=_spot_instruments())
+    sell_form = bound.get("spot_sell_form")
+    if sell_form is None:
+        sell_form = forms.SpotSellForm(holdings=spot.holdings)
+        asked = request.GET.get("sell", "")
+        if asked in dict(sell_form.fields["sell_instrument"].widget.choices):
+            sell_form.initial["sell_instrument"] = asked
+    return {
+        "spot": spot,
+        "spot_transfer_form": bound.get("spot_transfer_form")
+        or forms.SpotTransferForm(ended=ended),
+        "spot_buy_form": buy_form,
+        "spot_quote": _spot_quote(buy_form.data if buy_form.is_bound else {}),
+        "spot_sell_form": sell_form,
+        "sell_presets": forms.SELL_PRESETS,
+    }
+
+
+def _spot_refused_page(request, partial: str, form_name: str, form):
+    """A refused spot form: its partial for htmx (the typed values and the refusal next to the
+    field), else the whole console."""
+    lead = request.lead
+    if request.htmx:
+        context = {
+            "lead": lead,
+            "ended": not lead.is_active,
+            form_name: form,
+            "sell_presets": forms.SELL_PRESETS,
+        }
+        if form_name == "spot_buy_form":
+            context["spot_quote"] = _spot_quote(form.data)
+        if form_name == "spot_sell_form":
+            context["spot"] = lead_spot_get(lead=lead)
+        return render(request, f"traders/console.html#{partial}", context)
+    return render(request, "traders/console.html", _console_context(request, **{form_name: form}))
+
+
+@require_GET
+@lead_required
+def lead_console_spot_quote(request):
+    return render(
+        request, "traders/console.html#spot-quote", {"spot_quote": _spot_quote(request.GET)}
+    )
+
+
+@require_POST
+@lead_required
+def lead_console_spot_transfer(request):
+    lead = request.lead
+    form = forms.SpotTransferForm(request.POST, ended=not lead.is_active)
+    if form.is_valid():
+        d = form.cleaned_data
+        into = d["spot_direction"] == "in"
+
+        def run() -> dict:
+            services.lead_transfer(
+                lead=lead, market="spot", direction=d["spot_direction"], amount=d["spot_amount"]
+            )
+            where = "into" if into else "out of"
+            return {
+                "redirect": f"{reverse('lead_console')}#spot",
+                "message": f"Moved {_typed_usdt(d['spot_amount'])} {where} your lead spot account.",
+            }
+
+        try:
+            answer, _ = idempotent_form(
+                request, scope="page:lead-spot-transfer", payload=d, run=run
+            )
+        except ApplicationError as exc:
+            _refused(form, exc)
+        else:
+            return _done(request, answer)
+    return _spot_refused_page(request, "spot-transfer-form", "spot_transfer_form", form)
+
+
+@require_POST
+@lead_required
+def lead_console_spot_buy(request):
+    lead = request.lead
+    form = forms.SpotBuyForm(request.POST, instruments=_spot_instruments())
+    # "Preview" (the page without JavaScript) shows the quote for the typed values, buys nothing.
+    if not request.POST.get("preview") and form.is_valid():
+        d = form.cleaned_data
+
+        def run() -> dict:
+            holding = services.lead_spot_buy(
+                lead=lead, instrument=d["buy_instrument"], amount=d["buy_amount"]
+            )
+            fill = holding.fills.order_by("-id").first()
+            asset = holding.instrument.base_asset
+            return {
+                "redirect": f"{reverse('lead_console')}#spot",
+                "message": f"Bought {fmt_amount(fill.quantity)} {asset} at "
+                f"{fmt_amount(fill.price)} USDT, fee {fmt_amount(fill.fee)} USDT. You now hold "
+                f"{fmt_amount(holding.size)} {asset}. Your spot copiers buy the same share of "
+                "their equity.",
+            }
+
+        try:
+            answer, _ = idempotent_form(request, scope="page:lead-spot-buy", payload=d, run=run)
+        except ApplicationError as exc:
+            _refused(form, exc)
+        else:
+            return _done(request, answer)
+    return _spot_refused_page(request, "spot-buy-form", "spot_buy_form", form)
+
+
+@require_POST
+@lead_required
+def lead_console_spot_sell(request):
+    lead = request.lead
+    spot = lead_spot_get(lead=lead)
+    form = forms.SpotSellForm(request.POST, holdings=spot.holdings)
+    if form.is_valid():
+        d = form.cleaned_data
+
+        def run() -> dict:
+            holding = services.lead_spot_sell(
+                lead=lead, instrument=d["sell_instrument"], fraction=d["fraction"]
+            )
+            asset = holding.instrument.base_asset
+            if holding.status == Position.Status.CLOSED:
+                words = f"Sold all your {asset}."
+            else:
+                words = (
+                    f"Sold {d['percent_done']}% of your {asset}: {fmt_amount(holding.size)} "
+                    f"{asset} left."
+                )
+            return {
+                "redirect": f"{reverse('lead_console')}#spot",
+                "message": f"{words} Your spot copiers sell the same share of what they copied.",
+            }
+
+        try:
+            answer, _ = idempotent_form(request, scope="page:lead-spot-sell", payload=d, run=run)
+        except ApplicationError as exc:
+            _refused(form, exc)
+        else:
+            return _done(request, answer)
+    return _spot_refused_page(request, "spot-sell-form", "spot_sell_form", form)
 
 
 # --- one position: close, leverage, margin ------------------------------------------------

@@ -10,6 +10,12 @@ position) carry an idempotency key minted when the form is rendered and go throu
 The wizard keeps its draft (the values of the steps already passed) in a signed hidden field:
 nothing is stored on the server until the confirm, Back works, and a double-clicked confirm
 carries the same draft and key, so it replays the first answer.
+
+Markets (SPEC §2, §6): a copy follows one market of a lead trader. Where the lead leads both
+(``traders.selectors.lead_markets``) the wizard starts with the choice (``?market=`` skips
+it); the market is in the draft from then on, the preview reads that market's lead account
+(spot: Buy Existing Assets), and a duplicate is refused per market, so a follower may copy a
+lead's futures and spot at once. A spot copy's Copy Trade Details shows holdings and sells.
 """
 
 from __future__ import annotations
@@ -32,8 +38,8 @@ from apps.core.exceptions import ApplicationError, NotFound
 from apps.core.forms import service_error
 from apps.core.money import fmt_amount, fmt_usdt
 from apps.fees import selectors as fees_selectors
-from apps.portal.forms.copies import InvestmentForm, ModifyForm, StopLossForm
-from apps.traders.selectors import trader_get
+from apps.portal.forms.copies import InvestmentForm, ModifyForm, StopLossForm, action_label
+from apps.traders.selectors import lead_markets, trader_get
 
 PAGE_SIZE = 25
 DETAIL_PAGE_SIZE = 20
@@ -42,6 +48,7 @@ INVESTMENT_EVENTS_SHOWN = 50
 
 WIZARD_SALT = "copies.wizard"
 DRAFT_MAX_AGE = 6 * 3600
+MARKET_STEP = ("market", "Market")
 STEPS = (
     ("investment", "Total Investment"),
     ("stop_loss", "Total Stop Loss for Trader"),
@@ -74,10 +81,13 @@ def _my_copies_context(request, tab: str) -> dict:
     status = Copy.Status.STOPPED if tab == "history" else Copy.Status.ACTIVE
     page = Paginator(selectors.copy_list_for_user(user=request.user, status=status), PAGE_SIZE)
     page_obj = page.get_page(request.GET.get("page"))
+    rows = selectors.copy_rows(list(page_obj.object_list))
     return {
         "tab": tab,
         "page_obj": page_obj,
-        "rows": selectors.copy_rows(list(page_obj.object_list)),
+        "rows": rows,
+        "has_spot": any(r.is_spot for r in rows),
+        "has_futures": any(not r.is_spot for r in rows),
         "counts": selectors.copy_counts_for_user(user=request.user),
     }
 
@@ -98,8 +108,17 @@ def my_copies_live(request):
 
 
 # --- Copy Trade Details -----------------------------------------------------------------------
+def _open_rows(copy: Copy) -> dict:
+    """The open part of Copy Trade Details: positions (futures) or holdings (spot)."""
+    if copy.market == Copy.Market.SPOT:
+        return {"holdings": selectors.copy_holdings(copy=copy)}
+    return {"positions": selectors.copy_open_positions(copy=copy)}
+
+
 def _detail_context(request, copy: Copy) -> dict:
-    history = Paginator(selectors.copy_closed_positions(copy=copy), DETAIL_PAGE_SIZE)
+    spot = copy.market == Copy.Market.SPOT
+    closed = selectors.copy_sells(copy=copy) if spot else selectors.copy_closed_positions(copy=copy)
+    history = Paginator(closed, DETAIL_PAGE_SIZE)
     history_page = history.get_page(request.GET.get("history"))
     missed = Paginator(selectors.copy_missed_events(copy=copy), DETAIL_PAGE_SIZE)
     missed_page = missed.get_page(request.GET.get("missed"))
@@ -110,9 +129,11 @@ def _detail_context(request, copy: Copy) -> dict:
     settlements_page = settlements.get_page(request.GET.get("settlements"))
     return {
         **_figures_context(copy),
-        "positions": selectors.copy_open_positions(copy=copy),
+        **_open_rows(copy),
         "history_page": history_page,
-        "history": selectors.position_rows(history_page.object_list),
+        "history": (selectors.sell_rows if spot else selectors.position_rows)(
+            history_page.object_list
+        ),
         "missed_page": missed_page,
         "missed": selectors.missed_rows(missed_page.object_list),
         "investments": selectors.investment_rows(investments[:INVESTMENT_EVENTS_SHOWN]),
@@ -129,6 +150,7 @@ def _figures_context(copy: Copy) -> dict:
         "copy": copy,
         "row": selectors.copy_row(copy),
         "returned": None if copy.is_active else selectors.copy_stop_returned(copy=copy),
+        "action_label": action_label(copy.stop_loss_action, copy.market),
     }
 
 
@@ -152,11 +174,7 @@ def copy_detail_figures(request, copy_id: int):
 def copy_detail_positions(request, copy_id: int):
     """The open positions table alone (polled); open "why this size" disclosures stay open."""
     copy = _own_copy(request, copy_id)
-    return render(
-        request,
-        "copies/detail.html#open-positions",
-        {"copy": copy, "positions": selectors.copy_open_positions(copy=copy)},
-    )
+    return render(request, "copies/detail.html#open-positions", {"copy": copy, **_open_rows(copy)})
 
 
 @require_http_methods(["GET", "POST"])
@@ -187,15 +205,24 @@ def copy_position_close(request, copy_id: int, position_id: int):
         estimate = selectors.copy_position_close_estimate(copy=copy, position_id=position_id)
     except NotFound:
         raise Http404("No such open position in this copy.") from None
+    spot = estimate.position.margin_mode == "spot"
     return render(
         request,
-        "copies/position_close.html",
+        "copies/holding_sell.html" if spot else "copies/position_close.html",
         {"copy": copy, "estimate": estimate, "key": form_key(), "error": error},
     )
 
 
 def _close_position(request, copy: Copy, position_id: int, detail_url: str) -> dict:
     pos = services.copy_position_close(copy=copy, position=position_id, user=request.user)
+    if pos.margin_mode == "spot":
+        return {
+            "redirect": detail_url,
+            "message": (
+                f"Sold your {pos.instrument.base_asset} at {fmt_amount(pos.exit_price)} USDT. "
+                "The USDT stays in this copy."
+            ),
+        }
     return {
         "redirect": detail_url,
         "message": (
@@ -219,7 +246,8 @@ def _settings_context(request, copy: Copy, **forms) -> dict:
         "limits": selectors.copy_modify_limits(copy=copy, figures=row.figures, user=request.user),
         "modify_form": forms.get("modify_form") or ModifyForm(),
         "modify_key": form_key(),
-        "stop_loss_form": forms.get("stop_loss_form") or StopLossForm(initial=stop_loss_initial),
+        "stop_loss_form": forms.get("stop_loss_form")
+        or StopLossForm(initial=stop_loss_initial, market=copy.market),
         "level": {"level": row.stop_loss} if row.stop_loss else None,
         "level_url": reverse("copy_stop_loss_level"),
     }
@@ -284,7 +312,7 @@ def _modify(request, copy: Copy, value: str) -> dict:
 def copy_stop_loss(request, copy_id: int):
     """Settings: Total Stop Loss for Trader and its action (Save). Moves no money."""
     copy = _own_copy(request, copy_id)
-    form = StopLossForm(request.POST)
+    form = StopLossForm(request.POST, market=copy.market)
     if form.is_valid():
         cd = form.cleaned_data
         try:
@@ -357,11 +385,30 @@ def _stop(request, copy: Copy, detail_url: str) -> dict:
 
 
 # --- the copy wizard --------------------------------------------------------------------------
+MARKET_WORDS = {
+    Copy.Market.FUTURES: (
+        "USDT perpetual swaps. Every position they open is mirrored at the same share of "
+        "equity, with their leverage and margin mode; Copy Ongoing Positions can open what they "
+        "hold now."
+    ),
+    Copy.Market.SPOT: (
+        "BTC, ETH and SOL bought with USDT, no leverage. Every buy is mirrored at the same share "
+        "of equity and every sell at the same fraction of what you copied; Buy Existing Assets "
+        "can buy what they hold now."
+    ),
+}
+
+
 def _wizard_lead(request):
     try:
         return trader_get(trader_id=request.GET.get("trader"))
     except NotFound:
         raise Http404("No such lead trader.") from None
+
+
+def _asked_market(request) -> str | None:
+    market = request.GET.get("market")
+    return market if market in Copy.Market.values else None
 
 
 def _draft_load(request, lead) -> dict | None:
@@ -373,6 +420,8 @@ def _draft_load(request, lead) -> dict | None:
         return None
     if not isinstance(draft, dict) or draft.get("trader") != lead.pk:
         return None
+    if draft.get("market") not in Copy.Market.values:
+        return None
     return draft
 
 
@@ -380,38 +429,63 @@ def _draft_sign(draft: dict) -> str:
     return signing.dumps(draft, salt=WIZARD_SALT)
 
 
-def _trader_refusal(user, lead) -> ApplicationError | None:
+def _trader_refusal(user, lead, market: str) -> ApplicationError | None:
     try:
-        services.copy_start_check(follower=user, lead=lead)
+        services.copy_start_check(follower=user, lead=lead, market=market)
     except ApplicationError as exc:
         return exc
     return None
 
 
-def _preview(user, lead, investment, ongoing: bool):
+def _existing(user, lead, market: str) -> Copy | None:
+    """The follower's active copy of this lead in this market (a duplicate's Settings link)."""
+    return (
+        selectors.copy_list_for_user(user=user, status=Copy.Status.ACTIVE)
+        .filter(lead=lead, market=market)
+        .first()
+    )
+
+
+def _preview(user, lead, investment, ongoing: bool, market: str):
     """The engine's preview for a typed amount, or None while it is not a valid amount."""
     try:
         req = services.copy_request_validate(total_investment=investment)
     except ApplicationError:
         return None
     return selectors.copy_start_preview(
-        user=user, lead=lead, investment=req.investment, copy_ongoing_positions=ongoing
+        user=user,
+        lead=lead,
+        investment=req.investment,
+        copy_ongoing_positions=ongoing,
+        market=market,
     )
 
 
+def _wizard_url(lead, market: str | None) -> str:
+    url = f"{reverse('copy_new')}?trader={lead.pk}"
+    return f"{url}&market={market}" if market else url
+
+
 def _wizard_render(request, lead, step: str, draft: dict, **context):
+    steps = ((MARKET_STEP,) if draft.get("choice") else ()) + STEPS
+    keys = [k for k, _ in steps]
+    market = draft.get("market")
     base = {
         "lead": lead,
         "step": step,
         "steps": [
-            {"key": key, "title": title, "done": i < [k for k, _ in STEPS].index(step)}
-            for i, (key, title) in enumerate(STEPS)
+            {"key": key, "title": title, "done": i < keys.index(step)}
+            for i, (key, title) in enumerate(steps)
         ],
         "draft": draft,
         "draft_signed": _draft_sign(draft),
+        "market": market,
+        "spot": market == Copy.Market.SPOT,
+        "market_label": Copy.Market(market).label if market else "",
         "main_available": selectors.main_available(user=request.user),
         "minimum": settings.SMART_SYNC["MIN_INVESTMENT"],
-        "wizard_url": f"{reverse('copy_new')}?trader={lead.pk}",
+        "wizard_url": _wizard_url(lead, market),
+        "choose_url": _wizard_url(lead, None) if draft.get("choice") else "",
     }
     base.update(context)
     template = "copies/wizard.html"
@@ -420,13 +494,57 @@ def _wizard_render(request, lead, step: str, draft: dict, **context):
     return render(request, template, base)
 
 
+def _market_step(request, lead, markets: list[str]):
+    """Futures or Spot, for a lead who leads both: each with what it copies and, where the
+    follower cannot start it (a copy of that market already, ...), why."""
+    options = []
+    for market in markets:
+        refusal = _trader_refusal(request.user, lead, market)
+        existing = None
+        if refusal is not None and refusal.code == "duplicate_copy":
+            existing = _existing(request.user, lead, market)
+        options.append(
+            {
+                "value": market,
+                "label": Copy.Market(market).label,
+                "words": MARKET_WORDS[market],
+                "refusal": refusal,
+                "existing": existing,
+            }
+        )
+    draft = {"trader": lead.pk, "market": None, "choice": True}
+    open_ones = [o for o in options if o["refusal"] is None]
+    if not open_ones:  # nothing to choose: say why, as for a single market
+        first = options[0]
+        return _wizard_render(
+            request,
+            lead,
+            "market",
+            draft,
+            refusal=first["refusal"],
+            existing=first["existing"],
+            refused_market=first["label"] if first["existing"] else "",
+        )
+    return _wizard_render(
+        request,
+        lead,
+        "market",
+        draft,
+        options=options,
+        checked=open_ones[0]["value"],
+        choose_action=reverse("copy_new"),
+    )
+
+
 def _investment_step(request, lead, draft: dict, form=None, short: bool = False):
+    market = draft["market"]
     if form is None:
         form = InvestmentForm(
             initial={
                 "total_investment": draft.get("total_investment", ""),
                 "copy_ongoing_positions": draft.get("copy_ongoing_positions", False),
-            }
+            },
+            market=market,
         )
     typed = form["total_investment"].value() or ""
     ongoing = (
@@ -441,7 +559,7 @@ def _investment_step(request, lead, draft: dict, form=None, short: bool = False)
         draft,
         form=form,
         short=short,
-        preview=_preview(request.user, lead, typed, bool(ongoing)),
+        preview=_preview(request.user, lead, typed, bool(ongoing), market),
         ongoing=bool(ongoing),
         preview_url=reverse("copy_new_preview"),
     )
@@ -454,7 +572,8 @@ def _stop_loss_step(request, lead, draft: dict, form=None):
                 "total_stop_loss": draft.get("total_stop_loss", ""),
                 "stop_loss_unit": draft.get("stop_loss_unit", "usdt"),
                 "stop_loss_action": draft.get("stop_loss_action", Copy.StopLossAction.CLOSE_ALL),
-            }
+            },
+            market=draft["market"],
         )
     level = None
     typed = form["total_stop_loss"].value()
@@ -490,6 +609,7 @@ def _level_for(investment, value: str, unit: str) -> dict:
 def _review_step(request, lead, draft: dict, error: ApplicationError | None = None):
     try:
         req = services.copy_request_validate(
+            market=draft["market"],
             total_investment=draft["total_investment"],
             total_stop_loss=draft.get("stop_loss_amount") or None,
             stop_loss_action=draft.get("stop_loss_action"),
@@ -499,7 +619,8 @@ def _review_step(request, lead, draft: dict, error: ApplicationError | None = No
             {
                 "total_investment": draft.get("total_investment", ""),
                 "copy_ongoing_positions": draft.get("copy_ongoing_positions") or "",
-            }
+            },
+            market=draft["market"],
         )
         form.is_valid()
         service_error(form, exc, field_map=INVESTMENT_FIELDS)
@@ -514,11 +635,12 @@ def _review_step(request, lead, draft: dict, error: ApplicationError | None = No
             lead=lead,
             investment=req.investment,
             copy_ongoing_positions=draft["copy_ongoing_positions"],
+            market=draft["market"],
         ),
         level=selectors.stop_loss_level(
             total_investment=req.investment, total_stop_loss=req.stop_loss
         ),
-        action_label=Copy.StopLossAction(req.stop_loss_action).label,
+        action_label=action_label(req.stop_loss_action, draft["market"]),
         key=form_key(),
         error=error,
     )
@@ -527,32 +649,21 @@ def _review_step(request, lead, draft: dict, error: ApplicationError | None = No
 @require_http_methods(["GET", "POST"])
 @login_required
 def copy_new(request):
-    """The copy wizard (SPEC §5.1): Total Investment and Copy Ongoing Positions -> Total Stop
-    Loss for Trader and its action -> review -> confirm."""
+    """The copy wizard (SPEC §5.1, §6): the market where the lead leads both -> Total Investment
+    and Copy Ongoing Positions (spot: Buy Existing Assets) -> Total Stop Loss for Trader and its
+    action -> review -> confirm."""
     if not request.GET.get("trader"):
         messages.info(request, "Choose a lead trader to copy, then select Copy on their profile.")
         return redirect("trader_list")
     lead = _wizard_lead(request)
     if request.method == "GET":
-        refusal = _trader_refusal(request.user, lead)
-        if refusal is not None:
-            existing = None
-            if refusal.code == "duplicate_copy":
-                existing = (
-                    selectors.copy_list_for_user(user=request.user, status=Copy.Status.ACTIVE)
-                    .filter(lead=lead)
-                    .first()
-                )
-            return _wizard_render(
-                request, lead, "investment", {"trader": lead.pk}, refusal=refusal, existing=existing
-            )
-        return _investment_step(request, lead, {"trader": lead.pk})
+        return _wizard_start(request, lead)
 
     step = request.POST.get("step")
     draft = _draft_load(request, lead)
     if draft is None:
         messages.warning(request, "That form was out of date; please start again.")
-        return _investment_step(request, lead, {"trader": lead.pk})
+        return _wizard_start(request, lead)
     if step == "investment":
         return _wizard_investment(request, lead, draft)
     if step == "stop_loss" and "total_investment" in draft:
@@ -562,13 +673,41 @@ def copy_new(request):
     return _investment_step(request, lead, draft)
 
 
+def _wizard_start(request, lead):
+    """The wizard's first page: the market choice where the lead leads both (and none was
+    asked for), else Total Investment, or why this follower cannot copy that market now."""
+    led = lead_markets(lead=lead)
+    market = _asked_market(request) or (led[0] if len(led) == 1 else None)
+    if market is None and len(led) > 1:
+        return _market_step(request, lead, led)
+    market = market or Copy.Market.FUTURES  # a lead who has not traded yet: futures
+    draft = {"trader": lead.pk, "market": market, "choice": len(led) > 1}
+    refusal = _trader_refusal(request.user, lead, market)
+    if refusal is not None:
+        existing = None
+        if refusal.code == "duplicate_copy":
+            existing = _existing(request.user, lead, market)
+        return _wizard_render(
+            request,
+            lead,
+            "investment",
+            draft,
+            refusal=refusal,
+            existing=existing,
+            refused_market=Copy.Market(market).label if existing else "",
+        )
+    return _investment_step(request, lead, draft)
+
+
 def _wizard_investment(request, lead, draft: dict):
-    form = InvestmentForm(request.POST)
+    form = InvestmentForm(request.POST, market=draft["market"])
     if not form.is_valid():
         return _investment_step(request, lead, draft, form=form)
     typed = form.cleaned_data["total_investment"]
     try:
-        req = services.copy_start_check(follower=request.user, lead=lead, total_investment=typed)
+        req = services.copy_start_check(
+            follower=request.user, lead=lead, market=draft["market"], total_investment=typed
+        )
     except ApplicationError as exc:
         service_error(form, exc, field_map=INVESTMENT_FIELDS)
         short = exc.code == "insufficient_funds"
@@ -583,7 +722,7 @@ def _wizard_investment(request, lead, draft: dict):
 
 
 def _wizard_stop_loss(request, lead, draft: dict):
-    form = StopLossForm(request.POST)
+    form = StopLossForm(request.POST, market=draft["market"])
     if "back" in request.POST:
         typed = {
             k: request.POST.get(k, "")
@@ -603,6 +742,7 @@ def _wizard_stop_loss(request, lead, draft: dict):
         services.copy_start_check(
             follower=request.user,
             lead=lead,
+            market=draft["market"],
             total_investment=draft["total_investment"],
             total_stop_loss=amount,
             stop_loss_action=cd["stop_loss_action"],
@@ -641,25 +781,33 @@ def _start(request, lead, draft: dict) -> dict:
     copy = services.copy_start(
         follower=request.user,
         lead=lead.pk,
+        market=draft["market"],
         total_investment=draft["total_investment"],
         copy_ongoing_positions=draft["copy_ongoing_positions"],
         total_stop_loss=draft.get("stop_loss_amount") or None,
         stop_loss_action=draft["stop_loss_action"],
     )
-    return {
-        "redirect": reverse("copy_detail", args=[copy.pk]),
-        "message": (
+    if copy.market == Copy.Market.SPOT:
+        message = (
+            f"You are now copying {lead.nickname}'s spot trades with "
+            f"{fmt_usdt(copy.total_investment)} USDT. Every buy they make is mirrored at the "
+            "same share of equity, every sell at the same fraction."
+        )
+    else:
+        message = (
             f"You are now copying {lead.nickname} with {fmt_usdt(copy.total_investment)} USDT. "
             "Every position they open is mirrored at the same share of equity."
-        ),
-    }
+        )
+    return {"redirect": reverse("copy_detail", args=[copy.pk]), "message": message}
 
 
 @require_GET
 @login_required
 def copy_new_preview(request):
-    """The wizard's live preview of Copy Ongoing Positions for the typed Total Investment."""
+    """The wizard's live preview of Copy Ongoing Positions (spot: Buy Existing Assets) for the
+    typed Total Investment."""
     lead = _wizard_lead(request)
+    market = _asked_market(request) or Copy.Market.FUTURES
     typed = request.GET.get("total_investment", "")
     ongoing = bool(request.GET.get("copy_ongoing_positions"))
     return render(
@@ -667,7 +815,9 @@ def copy_new_preview(request):
         "copies/wizard.html#ongoing-preview",
         {
             "lead": lead,
-            "preview": _preview(request.user, lead, typed, ongoing),
+            "market": market,
+            "spot": market == Copy.Market.SPOT,
+            "preview": _preview(request.user, lead, typed, ongoing, market),
             "ongoing": ongoing,
             "minimum": settings.SMART_SYNC["MIN_INVESTMENT"],
             "preview_url": reverse("copy_new_preview"),
