@@ -13,7 +13,9 @@ Invariants:
   time after which one more request is allowed if nothing else arrives.
 - Rates are read at request time from REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] as "N/P" with
   P = [count](s|m|h|d), e.g. "30/m" or "10/15m"; a missing or None rate switches the limit off.
-- Scopes: ``register`` and ``token`` count every request per client IP; ``token_account``
+- Scopes: ``register``, ``token`` and ``simulate`` (the copy simulator, API and profile page:
+  a cold replay costs up to a second of a server process) count every request per client IP;
+  ``token_account``
   counts failed token requests per normalised e-mail (``failed_attempts_limited``): a request
   that succeeds gives its slot back, so only wrong guesses use the allowance.
 """
@@ -156,6 +158,10 @@ class RegisterThrottle(IpRateThrottle):
 
 class TokenThrottle(IpRateThrottle):
     scope = "token"
+
+
+class SimulateThrottle(IpRateThrottle):
+    scope = "simulate"
 
 
 @contextmanager

@@ -178,9 +178,14 @@ def sharpe_of(factors: Iterable[Fraction | None]) -> Decimal | None:
         return mean / variance.sqrt() * Decimal(DAYS_PER_YEAR).sqrt()
 
 
+def net_pnl(realized_pnl: Decimal, fees: Decimal, funding: Decimal) -> Decimal:
+    """A sub-position's net PnL: realized - fees + funding (exact)."""
+    return realized_pnl - fees + funding
+
+
 def is_win(realized_pnl: Decimal, fees: Decimal, funding: Decimal) -> bool:
     """A closed sub-position is a win when its net PnL, realized - fees + funding, is > 0."""
-    return realized_pnl - fees + funding > 0
+    return net_pnl(realized_pnl, fees, funding) > 0
 
 
 def win_rate(wins: int, closed: int) -> Fraction | None:

@@ -11,9 +11,12 @@ Invariants:
 - ``transfers_in``/``transfers_out`` are >= 0: money moved into / out of the account that day
   (lead: main <-> lead futures account; copy: funding at start, Modify, returns).
 - Snapshots are history: never deleted (the models PROTECT their owners), never reset.
-- ``TraderStats`` holds one row per (lead, period), recomputed from the lead's snapshots after
-  each day's snapshots (``as_of`` = the last day included). Ratios are fractions; unknown is
-  NULL, never 0.
+- A lead has a futures snapshot every day it existed and a spot snapshot on the days its lead
+  spot account holds or moved anything (or had spot copiers): spot equity = cash + holdings at
+  the day's last price.
+- ``TraderStats`` holds one row per (lead, market, period), recomputed from the lead's snapshots
+  of that market after each day's snapshots (``as_of`` = the last day included). Ratios are
+  fractions; unknown is NULL, never 0.
 """
 
 from django.db import models
@@ -49,13 +52,20 @@ class Snapshot(models.Model):
         abstract = True
 
 
+class Market(models.TextChoices):
+    FUTURES = "futures", "Futures"
+    SPOT = "spot", "Spot"
+
+
 class LeadSnapshot(Snapshot):
-    """A lead trader's account (futures today; spot joins with its own ``market``)."""
+    """A lead trader's account of one market: the lead futures account or the lead spot account
+    (its holdings are positions with margin_mode spot: cost basis as margin, average cost as
+    entry; docs/decisions/0012-spot-holdings.md)."""
 
     lead = models.ForeignKey(
         "traders.LeadTrader", on_delete=models.PROTECT, related_name="snapshots", db_index=False
     )
-    market = models.CharField(max_length=8, default="futures")
+    market = models.CharField(max_length=8, choices=Market.choices, default=Market.FUTURES)
     profit_share = MoneyField(default=0)  # earned that day (paid into the lead's main account)
     copiers = models.PositiveIntegerField(default=0)  # active copies at the day's end
     aum = MoneyField(default=0)  # sum of those copies' equity at the day's end
@@ -99,12 +109,14 @@ class CopySnapshot(Snapshot):
 
 
 class TraderStats(models.Model):
-    """A lead's stats over one period ending with ``as_of`` (formulas: apps/stats/formulas.py).
-    Tracking figures (how copiers followed) are filled for the 30-day period only."""
+    """A lead's stats of one market over one period ending with ``as_of`` (formulas:
+    apps/stats/formulas.py). Tracking figures (how that market's copiers followed) are filled
+    for the 30-day period only."""
 
     lead = models.ForeignKey(
         "traders.LeadTrader", on_delete=models.CASCADE, related_name="stats", db_index=False
     )
+    market = models.CharField(max_length=8, choices=Market.choices, default=Market.FUTURES)
     period = models.CharField(max_length=3, choices=Period.choices)
     as_of = models.DateField()  # the last snapshot day included
     days = models.PositiveIntegerField(default=0)  # snapshot days in the period
@@ -131,11 +143,13 @@ class TraderStats(models.Model):
     computed_at = models.DateTimeField()
 
     class Meta:
-        ordering = ["lead_id", "period"]
+        ordering = ["lead_id", "market", "period"]
         verbose_name_plural = "trader stats"
         constraints = [
-            models.UniqueConstraint(fields=["lead", "period"], name="stats_one_per_lead_period")
+            models.UniqueConstraint(
+                fields=["lead", "market", "period"], name="stats_one_per_lead_market_period"
+            )
         ]
 
     def __str__(self) -> str:
-        return f"{self.lead_id} {self.period} as of {self.as_of}"
+        return f"{self.lead_id} {self.market} {self.period} as of {self.as_of}"

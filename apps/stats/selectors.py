@@ -3,12 +3,15 @@ so that a number means the same everywhere.
 
 - Performance stats (ROI, PnL, win rate, max drawdown, Sharpe, trades per week, holding time,
   tracking) come from ``TraderStats``, computed each night from the daily snapshots over the
-  periods ending with the last snapshot day (``as_of``; apps/stats/formulas.py). A lead with
-  no snapshot yet has none: ``None`` (unknown), never 0.
+  periods ending with the last snapshot day (``as_of``; apps/stats/formulas.py), per market:
+  futures (the lead futures account) and spot (the lead spot account: cash + holdings at
+  price). A lead with no snapshot yet has none: ``None`` (unknown), never 0.
+- A lead "trades spot" when its lead spot account holds cash or has bought or sold; only such
+  leads are listed with ``market="spot"`` and offer spot on the profile.
 - Live figures are computed on each read, set-based (a constant number of queries whatever the
   number of leads, copies and positions; on PostgreSQL the sums are done by the database):
-    copiers      = the lead's active futures copies (a copy whose Total Stop Loss triggered is
-                   still active until its last position closes)
+    copiers      = the lead's active copies of the market (a copy whose Total Stop Loss
+                   triggered is still active until its last position closes)
     aum          = sum of those copies' equity (copy account balance + uPnL of its open
                    positions at the current price), rounded toward zero once
     copiers_pnl  = active copies' live PnL (equity - net investment) + stopped copies' final
@@ -36,6 +39,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     OuterRef,
+    Q,
     Sum,
 )
 from django.utils import timezone
@@ -44,7 +48,7 @@ from apps.copies.models import Copy
 from apps.core.exceptions import ApplicationError
 from apps.core.money import ZERO, exact_context, usdt, usdt_down
 from apps.market import math as pmath
-from apps.positions.models import Position
+from apps.positions.models import LeadEvent, Position
 from apps.stats import formulas
 from apps.stats.aggregate import on_postgres, sum_by
 from apps.stats.models import PERIOD_DAYS, LeadSnapshot, Period, TraderStats
@@ -52,6 +56,7 @@ from apps.traders.models import LeadTrader
 from apps.traders.selectors import trader_get
 
 MARKET_FUTURES = "futures"
+MARKET_SPOT = "spot"
 MARKETS = ("futures", "spot")
 SEARCH_MAX = 40
 
@@ -60,13 +65,26 @@ STAT_FIELDS = {
     "roi_7d": (Period.D7, "roi"),
     "roi_30d": (Period.D30, "roi"),
     "roi_90d": (Period.D90, "roi"),
+    "roi_all": (Period.ALL, "roi"),
+    "pnl_7d_usdt": (Period.D7, "pnl"),
     "pnl_30d_usdt": (Period.D30, "pnl"),
+    "pnl_90d_usdt": (Period.D90, "pnl"),
+    "pnl_all_usdt": (Period.ALL, "pnl"),
     "win_rate_30d": (Period.D30, "win_rate"),
     "max_drawdown_30d": (Period.D30, "max_drawdown"),
+}
+# the directory's ROI and PnL columns per period
+ROI_KEY = {Period.D7: "roi_7d", Period.D30: "roi_30d", Period.D90: "roi_90d", Period.ALL: "roi_all"}
+PNL_KEY = {
+    Period.D7: "pnl_7d_usdt",
+    Period.D30: "pnl_30d_usdt",
+    Period.D90: "pnl_90d_usdt",
+    Period.ALL: "pnl_all_usdt",
 }
 ORDERABLE = (
     "id",
     "nickname",
+    "status",  # active before ended
     *STAT_FIELDS,
     "aum_usdt",
     "copiers",
@@ -271,11 +289,9 @@ def _follower_totals(followers) -> dict[int, dict[str, list[Decimal]]]:
     return totals
 
 
-def copiers_pnl(*, lead_id: int, live: Live | None) -> Decimal:
-    """Active copies' live PnL + stopped copies' final PnL (three queries at most)."""
-    stopped = Copy.objects.filter(
-        lead_id=lead_id, market=MARKET_FUTURES, status=Copy.Status.STOPPED
-    )
+def copiers_pnl(*, lead_id: int, live: Live | None, market: str = MARKET_FUTURES) -> Decimal:
+    """Active copies' live PnL + stopped copies' final PnL, of ``market`` (two queries)."""
+    stopped = Copy.objects.filter(lead_id=lead_id, market=market, status=Copy.Status.STOPPED)
     realized = sum_by(
         Position.objects.filter(account__copy__in=stopped),
         ["account__copy__lead_id"],
@@ -313,10 +329,13 @@ class TraderRow:
         return max(0, (end - self.lead.approved_at).days)
 
 
-def _with_stats(leads: list[LeadTrader], periods, *, every_lead: bool) -> list[TraderRow]:
-    """Rows with their stats (one query); the live figures come with ``_with_live``."""
+def _with_stats(
+    leads: list[LeadTrader], *, every_lead: bool, market: str = MARKET_FUTURES
+) -> list[TraderRow]:
+    """Rows with their stats of ``market`` (one query); the live figures come with
+    ``_with_live``."""
     names = sorted({name for _, name in STAT_FIELDS.values()})
-    qs = TraderStats.objects.filter(period__in=periods)
+    qs = TraderStats.objects.filter(market=market)
     if not every_lead:
         qs = qs.filter(lead_id__in=[lead.pk for lead in leads])
     stats: dict[int, dict[str, dict]] = {}
@@ -328,7 +347,7 @@ def _with_stats(leads: list[LeadTrader], periods, *, every_lead: bool) -> list[T
     rows = []
     for lead in leads:
         mine = stats.get(lead.pk, {})
-        row = TraderRow(lead=lead)
+        row = TraderRow(lead=lead, market=market)
         for key, (period, name) in STAT_FIELDS.items():
             row.stats[key] = mine[period][name] if period in mine else None
         row.as_of = max((s["as_of"] for s in mine.values()), default=None)
@@ -395,6 +414,7 @@ def _sort_key(name: str, descending: bool):
         value = {
             "id": row.lead.pk,
             "nickname": row.lead.nickname.lower(),
+            "status": row.lead.status != LeadTrader.Status.ACTIVE,
             "copiers": row.copiers,
             "aum_usdt": row.aum,
             "max_copiers": row.lead.max_copiers,
@@ -415,9 +435,9 @@ def trader_directory(
 ) -> Directory:
     """Active and ended lead traders with their stats and live figures, filtered and ordered
     (``ordering``: comma-separated keys of ORDERABLE, ``-`` for descending, ties by id;
-    unknown stats last). ``market="spot"``: leads holding spot assets, with the copiers, AUM
-    and room of their spot copies and no stats (the snapshots are of the futures account
-    until spot joins them); ``has_room``: whether a copy can start now.
+    unknown stats last). ``market="spot"``: the leads that trade spot, with the stats of their
+    lead spot account and the copiers, AUM and room of their spot copies; ``has_room``:
+    whether a copy can start now.
 
     Two queries, then three for the live figures of the rows read (a page). Filtering by room
     or ordering by copiers first counts every lead's copiers (one query over an index);
@@ -431,19 +451,10 @@ def trader_directory(
         qs = qs.filter(status=status)
     if search:
         qs = qs.filter(nickname__icontains=search)
-    if market == "spot":
-        qs = qs.filter(
-            Exists(
-                Position.objects.filter(
-                    account_id=OuterRef("spot_account_id"), status=Position.Status.OPEN
-                )
-            )
-        )
-    every_lead = not (status or search or market == "spot")
-    if market == "spot":  # spot copiers and AUM; no spot snapshots yet, so no stats
-        rows = [TraderRow(lead=lead, market="spot") for lead in qs]
-    else:
-        rows = _with_stats(list(qs), [Period.D7, Period.D30, Period.D90], every_lead=every_lead)
+    if market == MARKET_SPOT:
+        qs = qs.filter(_trades_spot())
+    every_lead = not (status or search or market == MARKET_SPOT)
+    rows = _with_stats(list(qs), every_lead=every_lead, market=market or MARKET_FUTURES)
     names = {name for name, _ in keys}
     if "aum_usdt" in names:
         _with_live(rows, every_lead=every_lead)
@@ -472,8 +483,10 @@ class TraderProfile:
     row: TraderRow
     copiers_pnl: Decimal
     period: str  # of ``daily``
-    stats: dict[str, TraderStats]  # by period; a period without a row is unknown
+    stats: dict[str, TraderStats]  # by period, of ``market``; a period without a row is unknown
     daily: list[DailyPoint]
+    market: str = MARKET_FUTURES
+    markets: tuple[str, ...] = (MARKET_FUTURES,)  # the markets the lead trades
 
     @property
     def lead(self) -> LeadTrader:
@@ -485,34 +498,110 @@ class TraderProfile:
         return self.stats.get(Period.D30)
 
 
-def trader_profile_get(*, trader_id, period: str = Period.ALL) -> TraderProfile:
-    """One lead's profile: live figures, the stats of every period, and the daily series of
-    ``period`` (ending with the stats' last day). Eight queries at most."""
-    period = period_parse(period)
-    lead = trader_get(trader_id=trader_id)
-    live = live_figures([lead]).get(lead.pk)
-    row = TraderRow(
-        lead=lead, copiers=live.copiers if live else 0, aum=live.aum if live else ZERO, live=True
+def _trades_spot():
+    """The condition "this lead trades spot" on LeadTrader rows: its lead spot account holds
+    cash or has bought or sold, now or ever (the end of a strategy writes a lead event on
+    both accounts: that one does not count)."""
+    return Q(spot_account__balance__gt=0) | Exists(
+        LeadEvent.objects.filter(
+            account_id=OuterRef("spot_account_id"),
+            kind__in=[LeadEvent.Kind.SPOT_BUY, LeadEvent.Kind.SPOT_SELL],
+        )
     )
-    stats = {s.period: s for s in TraderStats.objects.filter(lead=lead)}
+
+
+def trader_markets(*, lead: LeadTrader) -> tuple[str, ...]:
+    """("futures",) or ("futures", "spot") when the lead trades spot (one query)."""
+    spot = LeadTrader.objects.filter(pk=lead.pk).filter(_trades_spot()).exists()
+    return (MARKET_FUTURES, MARKET_SPOT) if spot else (MARKET_FUTURES,)
+
+
+def trader_profile_get(
+    *, trader_id, period: str = Period.ALL, market: str | None = None
+) -> TraderProfile:
+    """One lead's profile in ``market`` (default futures): live figures, the stats of every
+    period, and the daily series of ``period`` (ending with the stats' last day). Nine
+    queries at most. Asking for spot of a lead who does not trade spot is a 400."""
+    period = period_parse(period)
+    market = market_parse(market) or MARKET_FUTURES
+    lead = trader_get(trader_id=trader_id)
+    markets = trader_markets(lead=lead)
+    if market not in markets:
+        raise ApplicationError(
+            f"{lead.nickname} does not trade spot.",
+            code="invalid_market",
+            fields={"market": "This lead trader has no spot account in use."},
+        )
+    live = live_figures([lead], market=market).get(lead.pk)
+    row = TraderRow(
+        lead=lead,
+        copiers=live.copiers if live else 0,
+        aum=live.aum if live else ZERO,
+        live=True,
+        market=market,
+    )
+    stats = {s.period: s for s in TraderStats.objects.filter(lead=lead, market=market)}
     for key, (p, name) in STAT_FIELDS.items():
         row.stats[key] = getattr(stats[p], name) if p in stats else None
     row.as_of = max((s.as_of for s in stats.values()), default=None)
     return TraderProfile(
         row=row,
-        copiers_pnl=copiers_pnl(lead_id=lead.pk, live=live),
+        copiers_pnl=copiers_pnl(lead_id=lead.pk, live=live, market=market),
         period=period,
         stats=stats,
-        daily=daily_series(lead=lead, period=period, as_of=row.as_of),
+        daily=daily_series(lead=lead, period=period, as_of=row.as_of, market=market),
+        market=market,
+        markets=markets,
     )
 
 
-def daily_series(*, lead: LeadTrader, period: str, as_of: date | None) -> list[DailyPoint]:
-    """The lead's snapshot days of the period ending with ``as_of`` (one query)."""
+@dataclass(frozen=True)
+class LeadFigures:
+    """A lead's copiers, AUM and copiers' PnL in one market, live (the lead console's)."""
+
+    lead: LeadTrader
+    market: str
+    copiers: int
+    aum: Decimal
+    copiers_pnl: Decimal
+
+
+def lead_figures_get(*, lead: LeadTrader, market: str = MARKET_FUTURES) -> LeadFigures:
+    """Copiers now, AUM and copiers' PnL of ``lead`` in ``market`` (five queries), as the
+    directory and the profile define them."""
+    live = live_figures([lead], market=market).get(lead.pk)
+    return LeadFigures(
+        lead=lead,
+        market=market,
+        copiers=live.copiers if live else 0,
+        aum=live.aum if live else ZERO,
+        copiers_pnl=copiers_pnl(lead_id=lead.pk, live=live, market=market),
+    )
+
+
+def lead_roi_get(*, lead: LeadTrader, days: int, market: str = MARKET_FUTURES) -> Decimal | None:
+    """The lead's own time-weighted ROI over the last ``days`` (7, 30 or 90) full UTC days
+    from its stats (one query; None when unknown). The copy simulator sets its result beside
+    this figure: the stats end with yesterday, the simulation at the moment it runs."""
+    period = {7: Period.D7, 30: Period.D30, 90: Period.D90}.get(int(days))
+    if period is None:
+        return None
+    return (
+        TraderStats.objects.filter(lead=lead, market=market, period=period)
+        .values_list("roi", flat=True)
+        .first()
+    )
+
+
+def daily_series(
+    *, lead: LeadTrader, period: str, as_of: date | None, market: str = MARKET_FUTURES
+) -> list[DailyPoint]:
+    """The lead's snapshot days of ``market`` in the period ending with ``as_of`` (one
+    query)."""
     if as_of is None:
         return []
     n = PERIOD_DAYS[Period(period)]
-    qs = LeadSnapshot.objects.filter(lead=lead, market=MARKET_FUTURES, date__lte=as_of)
+    qs = LeadSnapshot.objects.filter(lead=lead, market=market, date__lte=as_of)
     if n is not None:
         qs = qs.filter(date__gte=as_of - timedelta(days=n))
     snaps = list(
@@ -541,3 +630,90 @@ def daily_series(*, lead: LeadTrader, period: str, as_of: date | None) -> list[D
             )
         )
     return out
+
+
+# --- positions on the profile -------------------------------------------------------------------
+@dataclass(frozen=True)
+class PositionRow:
+    """A lead sub-position (spot: holding) as the profile shows it. Open: ``upnl`` and
+    ``value`` at the current price. ``net_pnl`` = realized - fees + funding (final once
+    closed); ``held`` = closed - opened."""
+
+    position: Position
+    upnl: Decimal
+    value: Decimal | None
+    net_pnl: Decimal
+    held: timedelta | None
+
+
+def trader_account_id(*, lead: LeadTrader, market: str) -> int:
+    return _lead_account(lead, market)
+
+
+def trader_positions(*, lead: LeadTrader, market: str, status: str):
+    """The lead's sub-positions (spot: holdings) of ``market`` with ``status``, newest first,
+    instrument and price joined (a queryset: the page slices it)."""
+    from apps.positions.selectors import position_list
+
+    return position_list(account_id=_lead_account(lead, market), status=status)
+
+
+def position_rows(positions) -> list[PositionRow]:
+    """Rows for positions read by ``trader_positions`` (no query here)."""
+    from apps.positions.selectors import position_upnl, position_value
+
+    rows = []
+    for p in positions:
+        with exact_context():
+            net = formulas.net_pnl(p.realized_pnl, p.fees, p.funding)
+        rows.append(
+            PositionRow(
+                position=p,
+                upnl=position_upnl(p),
+                value=position_value(p),
+                net_pnl=net,
+                held=(p.closed_at - p.opened_at) if p.closed_at else None,
+            )
+        )
+    return rows
+
+
+def trader_main_instrument(*, lead: LeadTrader, market: str) -> str | None:
+    """The instrument the lead trades most in ``market`` (most sub-positions, ties by name;
+    one query), or None before its first trade."""
+    row = (
+        Position.objects.filter(account_id=_lead_account(lead, market))
+        .order_by()
+        .values("instrument__name")
+        .annotate(n=Count("id"))
+        .order_by("-n", "instrument__name")
+        .first()
+    )
+    return row["instrument__name"] if row else None
+
+
+# --- the copy simulator ----------------------------------------------------------------------
+def trader_simulate(
+    *, trader_id, investment, days=30, stop_loss=None, stop_loss_action: str | None = None
+):
+    """What copying the lead ``trader_id`` with ``investment`` USDT over the last ``days``
+    days would have returned (apps.stats.simulator: a replay of its recorded futures events,
+    cached), beside the lead's own ROI over as many full days. Input errors are
+    ``ApplicationError``s naming the API's fields; an unknown trader is ``NotFound``."""
+    from apps.stats.simulator import simulate
+
+    lead = trader_get(trader_id=trader_id)
+    if investment is None or not str(investment).strip():
+        raise ApplicationError(
+            "Name a Total Investment to replay, in USDT (investment_usdt, e.g. 1000).",
+            code="required",
+            fields={"investment_usdt": "Required: at least the minimum investment."},
+        )
+    return simulate(
+        lead=lead,
+        days=days,
+        investment=investment,
+        stop_loss=stop_loss,
+        stop_loss_action=stop_loss_action or Copy.StopLossAction.CLOSE_ALL,
+        lead_roi=lambda *, lead, days: lead_roi_get(lead=lead, days=days),
+    )

@@ -1,17 +1,20 @@
 """Writes of the stats app: the daily snapshots and the stats computed from them.
 
-``snapshots_take(day=D)`` writes the snapshot of every lead trader (lead futures account) and
-every copy that existed during the UTC day D, as of the day's end E = D + 1 day 00:00 UTC:
+``snapshots_take(day=D)`` writes the snapshot of every lead trader's lead futures account, of
+its lead spot account when that one was in use (below), and of every copy that existed during
+the UTC day D, as of the day's end E = D + 1 day 00:00 UTC:
 
 - balance at E    = the sum of the account's postings whose entry was made before E, read as
                     the current balance minus the postings made since E (the same number:
                     ``ledger_audit`` proves balance = sum of postings), so the daily run reads
                     minutes of ledger, not all of it
 - transfers       = postings of ``transfer`` / ``copy_funding`` / ``copy_return`` entries (and
-                    reversals of them) made during D: in = credits, out = debits
+                    reversals of them) made during D: in = credits, out = debits (a lead's
+                    main <-> lead futures and main <-> lead spot transfers)
 - funding         = postings of ``funding`` entries made during D
 - profit share    = postings of ``profit_share`` entries during D: the copy account's debits
-                    (paid), the lead's main account's credits (earned)
+                    (paid), the lead's main account's credits (earned; the lead's spot row
+                    gets what its spot copies paid, the futures row the rest)
 - realized, fees  = the fills made during D (closes and liquidations realize; every fill pays
                     its fee)
 - unrealized      = over the positions open at E, side x size at E x contract value x (price
@@ -23,18 +26,24 @@ every copy that existed during the UTC day D, as of the day's end E = D + 1 day 
                     before E (market.Candle: ticks are pruned) and the current price if it was
                     set before E. Rounded toward zero once per account; equity = balance +
                     unrealized.
-- lead only       = copiers (its futures copies active at E), AUM (their equity at E), its
-                    sub-positions opened during D, closed during D and the wins among those
-                    (formulas.is_win), their holding time
+- lead only       = copiers (its copies of that market active at E), AUM (their equity at E),
+                    its sub-positions (spot: holdings) opened during D, closed during D and the
+                    wins among those (formulas.is_win), their holding time
+- spot            = the lead spot account's equity is its cash plus its holdings at the price
+                    at E (balance + size x (price - average cost): a holding's cost basis sits
+                    inside the balance like a margin). Its row is written on the days the
+                    account held anything, moved money, traded, or had spot copiers; a lead
+                    that never used spot has no spot rows (and no spot stats).
 The snapshot depends only on history up to E, so taking a day again, the next morning or a
 year later by ``stats_backfill``, writes the same numbers (unique per owner and day: an
 upsert). All reads of a day run in one REPEATABLE READ transaction on PostgreSQL (one
 consistent view, whatever commits meanwhile), in a constant number of statements whatever
 the number of traders and copies; the rows are written with two upserts.
 
-``trader_stats_refresh(as_of=D)`` recomputes every lead's ``TraderStats`` for 7, 30, 90 days
-and all time from the lead snapshots up to D (formulas in apps/stats/formulas.py), and the
-30-day tracking figures from the copy snapshots and the copies' events.
+``trader_stats_refresh(as_of=D)`` recomputes every lead's ``TraderStats`` per market (futures,
+and spot for a lead with spot snapshots) for 7, 30, 90 days and all time from the lead
+snapshots of that market up to D (formulas in apps/stats/formulas.py), and the 30-day tracking
+figures from the snapshots and events of that market's copies.
 """
 
 from __future__ import annotations
@@ -70,13 +79,14 @@ from apps.traders.models import LeadTrader
 log = logging.getLogger(__name__)
 
 MARKET_FUTURES = "futures"
+MARKET_SPOT = "spot"
 TRANSFER_KINDS = (
     JournalEntry.Kind.TRANSFER,
     JournalEntry.Kind.COPY_FUNDING,
     JournalEntry.Kind.COPY_RETURN,
 )
 FLOW_KINDS = (*TRANSFER_KINDS, JournalEntry.Kind.FUNDING, JournalEntry.Kind.PROFIT_SHARE)
-TRADING_ACCOUNT_KINDS = (Account.Kind.COPY, Account.Kind.LEAD_FUTURES)
+TRADING_ACCOUNT_KINDS = (Account.Kind.COPY, Account.Kind.LEAD_FUTURES, Account.Kind.LEAD_SPOT)
 CLOSING_FILLS = (Fill.Action.CLOSE, Fill.Action.LIQUIDATION)
 # The daily task also takes the days it missed (beat down, worker stopped), at most this many;
 # older gaps need ``manage.py stats_backfill``.
@@ -137,6 +147,14 @@ class _Figures:
     def equity(self) -> Decimal:
         return self.balance + self.unrealized
 
+    @property
+    def in_use(self) -> bool:
+        """Anything to report: held, moved, traded (a spot account's row is written only then)."""
+        return bool(
+            self.balance or self.transfers_in or self.transfers_out or self.open_positions
+            or self.realized or self.fees or self.opens or self.closed
+        )  # fmt: skip
+
 
 @dataclass(frozen=True)
 class SnapshotRun:
@@ -149,7 +167,7 @@ class SnapshotRun:
 class _Scope:
     start: datetime
     end: datetime
-    leads: list[tuple] = field(default_factory=list)  # (pk, futures account, balance, user)
+    leads: list[tuple] = field(default_factory=list)  # (pk, futures, f. balance, user, spot, s. b.)
     lead_mains: dict[int, int] = field(default_factory=dict)  # main account -> lead pk
     copies: list[tuple] = field(default_factory=list)
     figures: dict[int, _Figures] = field(default_factory=lambda: defaultdict(_Figures))
@@ -186,9 +204,12 @@ def _scope_read(day: date) -> _Scope:
     scope.leads = list(
         LeadTrader.objects.filter(approved_at__lt=end)
         .order_by("pk")
-        .values_list("pk", "futures_account_id", "futures_account__balance", "user_id")
-    )
-    users = {user: pk for pk, _, _, user in scope.leads}
+        .values_list(
+            "pk", "futures_account_id", "futures_account__balance", "user_id",
+            "spot_account_id", "spot_account__balance",
+        )
+    )  # fmt: skip
+    users = {user: pk for pk, _, _, user, _, _ in scope.leads}
     scope.lead_mains = {
         acc: users[owner]
         for acc, owner in Account.objects.filter(
@@ -203,8 +224,9 @@ def _scope_read(day: date) -> _Scope:
             "pk", "lead_id", "account_id", "market", "stopped_at", "account__balance", named=True
         )
     )
-    for _, acc, balance, _ in scope.leads:
+    for _, acc, balance, _, spot, spot_balance in scope.leads:
         scope.figures[acc].balance = balance
+        scope.figures[spot].balance = spot_balance
     for c in scope.copies:
         scope.figures[c.account_id].balance = c.account__balance
     return scope
@@ -285,7 +307,7 @@ def _positions_read(scope: _Scope) -> None:
         fig.realized += realized
         fig.fees += fee
     prices = prices_at(scope.end)
-    leads = {acc for _, acc, _, _ in scope.leads}
+    leads = {acc for _, acc, _, _, _, _ in scope.leads} | {s for *_, s, _ in scope.leads}
     for p in positions:
         fig = scope.figures[p.account_id]
         if p.closed_at is None or p.closed_at >= scope.end:
@@ -350,33 +372,42 @@ def prices_at(moment: datetime) -> dict[int, tuple[Decimal, Decimal | None]]:
 
 
 def _lead_rows(scope: _Scope, day: date, now) -> list[dict]:
-    copiers: dict[int, int] = defaultdict(int)
-    aum: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    copiers: dict[tuple[int, str], int] = defaultdict(int)
+    aum: dict[tuple[int, str], Decimal] = defaultdict(lambda: ZERO)
+    spot_paid: dict[int, Decimal] = defaultdict(lambda: ZERO)  # by the lead's spot copies
     for c in scope.copies:
-        if c.market == MARKET_FUTURES and (c.stopped_at is None or c.stopped_at >= scope.end):
-            copiers[c.lead_id] += 1
-            aum[c.lead_id] += scope.figures[c.account_id].equity
+        if c.market == MARKET_SPOT:
+            spot_paid[c.lead_id] -= scope.figures[c.account_id].profit_share
+        if c.stopped_at is None or c.stopped_at >= scope.end:
+            copiers[c.lead_id, c.market] += 1
+            aum[c.lead_id, c.market] += scope.figures[c.account_id].equity
     earned: dict[int, Decimal] = defaultdict(lambda: ZERO)
     for acc, lead in scope.lead_mains.items():
         if acc in scope.figures:
             earned[lead] += scope.figures[acc].profit_share
     rows = []
-    for pk, acc, _, _ in scope.leads:
-        f = scope.figures[acc]
-        rows.append(
-            _common(f, day, now)
-            | {
-                "lead_id": pk,
-                "market": MARKET_FUTURES,
-                "profit_share": earned[pk],
-                "copiers": copiers[pk],
-                "aum": aum[pk],
-                "opens": f.opens,
-                "closed": f.closed,
-                "wins": f.wins,
-                "holding_seconds": f.holding_seconds,
-            }
-        )
+    for pk, futures, _, _, spot, _ in scope.leads:
+        for market, acc, share in (
+            (MARKET_FUTURES, futures, earned[pk] - spot_paid[pk]),
+            (MARKET_SPOT, spot, spot_paid[pk]),
+        ):
+            f = scope.figures[acc]
+            if market == MARKET_SPOT and not (f.in_use or copiers[pk, market] or share):
+                continue
+            rows.append(
+                _common(f, day, now)
+                | {
+                    "lead_id": pk,
+                    "market": market,
+                    "profit_share": share,
+                    "copiers": copiers[pk, market],
+                    "aum": aum[pk, market],
+                    "opens": f.opens,
+                    "closed": f.closed,
+                    "wins": f.wins,
+                    "holding_seconds": f.holding_seconds,
+                }
+            )
     return rows
 
 
@@ -488,33 +519,43 @@ def period_stats(days: list[_LeadDay], as_of: date, n: int | None) -> dict:
 
 
 def trader_stats_refresh(*, as_of: date) -> int:
-    """Recompute every lead's stats for each period ending with ``as_of`` from its snapshots
-    (one query), with the 30-day tracking figures; upserted per (lead, period)."""
+    """Recompute every lead's stats of each market it has snapshots of, for each period ending
+    with ``as_of`` (one query), with the 30-day tracking figures; upserted per (lead, market,
+    period)."""
     rows = (
-        LeadSnapshot.objects.filter(market=MARKET_FUTURES, date__lte=as_of)
-        .order_by("lead_id", "date")
+        LeadSnapshot.objects.filter(date__lte=as_of)
+        .order_by("lead_id", "market", "date")
         .values_list(
-            "lead_id", "date", "equity", "transfers_in", "transfers_out", "copiers", "opens",
-            "closed", "wins", "holding_seconds",
+            "lead_id", "market", "date", "equity", "transfers_in", "transfers_out", "copiers",
+            "opens", "closed", "wins", "holding_seconds",
         )
     )  # fmt: skip
     leads = {
-        lead: [_LeadDay(*r[1:]) for r in group] for lead, group in groupby(rows, lambda r: r[0])
+        key: [_LeadDay(*r[2:]) for r in group]
+        for key, group in groupby(rows, lambda r: (r[0], r[1]))
     }
-    tracking = tracking_compute(as_of=as_of, leads=leads)
     now = timezone.now()
     out = []
-    for lead, days in leads.items():
-        for period, n in PERIOD_DAYS.items():
-            row = period_stats(days, as_of, n) | {"lead_id": lead, "period": period}
-            row |= tracking.get(lead, _NO_TRACKING) if period == Period.D30 else _NO_TRACKING
-            row["computed_at"] = now
-            out.append(row)
-    keys = {"id", "lead", "period"}
+    for market in (MARKET_FUTURES, MARKET_SPOT):
+        mine = {lead: days for (lead, m), days in leads.items() if m == market}
+        if not mine:
+            continue
+        tracking = tracking_compute(as_of=as_of, leads=mine, market=market)
+        for lead, days in mine.items():
+            for period, n in PERIOD_DAYS.items():
+                row = period_stats(days, as_of, n) | {
+                    "lead_id": lead,
+                    "market": market,
+                    "period": period,
+                }
+                row |= tracking.get(lead, _NO_TRACKING) if period == Period.D30 else _NO_TRACKING
+                row["computed_at"] = now
+                out.append(row)
+    keys = {"id", "lead", "market", "period"}
     bulk_upsert(
         TraderStats,
         out,
-        unique=("lead", "period"),
+        unique=("lead", "market", "period"),
         update=[f.name for f in TraderStats._meta.concrete_fields if f.name not in keys],
     )
     return len(out)
@@ -532,10 +573,13 @@ _NO_TRACKING = {
 
 
 # --- tracking ----------------------------------------------------------------------------------
-def tracking_compute(*, as_of: date, leads: dict[int, list[_LeadDay]]) -> dict[int, dict]:
-    """How closely copiers tracked each lead over the TRACKING_DAYS ending with ``as_of``:
+def tracking_compute(
+    *, as_of: date, leads: dict[int, list[_LeadDay]], market: str = MARKET_FUTURES
+) -> dict[int, dict]:
+    """How closely copiers tracked each lead in ``market`` over the TRACKING_DAYS ending with
+    ``as_of`` (``leads``: that market's snapshot days):
 
-    - each futures copy's time-weighted ROI over the days it copied in the period (from its
+    - each copy's (of that market) time-weighted ROI over the days it copied in the period (from its
       snapshots), the median of those, and the median of (copy ROI - the lead's ROI over the
       same days);
     - of the copies' outcomes for the lead events of the period (copied, missed, sync failed,
@@ -547,7 +591,7 @@ def tracking_compute(*, as_of: date, leads: dict[int, list[_LeadDay]]) -> dict[i
     copy_rois: dict[int, list[Fraction]] = defaultdict(list)
     gaps: dict[int, list[Fraction]] = defaultdict(list)
     lead_rois: dict[tuple[int, date, date], Fraction | None] = {}
-    for lead, first, last, roi in _copy_rois(base_day, as_of):
+    for lead, first, last, roi in _copy_rois(base_day, as_of, market):
         copy_rois[lead].append(roi)
         span = (lead, first, last)
         if span not in lead_rois:  # most copies copied the same days
@@ -556,7 +600,7 @@ def tracking_compute(*, as_of: date, leads: dict[int, list[_LeadDay]]) -> dict[i
             lead_rois[span] = index[last] / before - 1 if before and last in index else None
         if lead_rois[span] is not None:
             gaps[lead].append(roi - lead_rois[span])
-    outcomes = _mirror_outcomes(base_day, as_of)
+    outcomes = _mirror_outcomes(base_day, as_of, market)
     out = {}
     for lead in set(copy_rois) | set(outcomes):
         counts = outcomes.get(lead, {})
@@ -601,17 +645,17 @@ def _index_by_date(days: list[_LeadDay], base_day: date, as_of: date) -> dict[da
     return out
 
 
-def _copy_rois(base_day: date, as_of: date) -> Iterator[tuple[int, date, date, Fraction]]:
-    """(lead, first day, last day, ROI) of each futures copy with a return in the period.
+def _copy_rois(
+    base_day: date, as_of: date, market: str = MARKET_FUTURES
+) -> Iterator[tuple[int, date, date, Fraction]]:
+    """(lead, first day, last day, ROI) of each copy of ``market`` with a return in the period.
 
     Only the rows that change the result are read: the base day, the days with a transfer
     (with the equity of the day before, by a window function) and each copy's last day. Days
     without a transfer telescope: their returns multiply to E[last] / E[before], so a quiet
     run is one step of the same formula (formulas.roi) from the equity before it to its end."""
     ranked = (
-        CopySnapshot.objects.filter(
-            date__gte=base_day, date__lte=as_of, copy__market=MARKET_FUTURES
-        )
+        CopySnapshot.objects.filter(date__gte=base_day, date__lte=as_of, copy__market=market)
         .annotate(
             previous=Window(Lag("equity"), partition_by=[F("copy_id")], order_by=F("date").asc()),
             from_end=Window(RowNumber(), partition_by=[F("copy_id")], order_by=F("date").desc()),
@@ -647,7 +691,9 @@ def _copy_rois(base_day: date, as_of: date) -> Iterator[tuple[int, date, date, F
             yield lead, first, rows[-1][2], roi
 
 
-def _mirror_outcomes(base_day: date, as_of: date) -> dict[int, dict[tuple[str, str], int]]:
+def _mirror_outcomes(
+    base_day: date, as_of: date, market: str = MARKET_FUTURES
+) -> dict[int, dict[tuple[str, str], int]]:
     """Per lead: how many (lead event, copy) outcomes of each (kind, reason) in the period."""
     start, _ = day_bounds(base_day + timedelta(days=1))
     _, end = day_bounds(as_of)
@@ -657,7 +703,7 @@ def _mirror_outcomes(base_day: date, as_of: date) -> dict[int, dict[tuple[str, s
             kind__in=MIRROR_OUTCOMES,
             lead_event__created_at__gte=start,
             lead_event__created_at__lt=end,
-            copy__market=MARKET_FUTURES,
+            copy__market=market,
         )
         .order_by()
         .values("copy__lead_id", "kind", "reason")

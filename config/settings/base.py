@@ -208,7 +208,12 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
     # apps/core/throttling.py: "N/P", P = [count]s|m|h|d. register and token count every
     # request per IP; token_account counts failed token requests per e-mail address.
-    "DEFAULT_THROTTLE_RATES": {"register": "20/h", "token": "30/m", "token_account": "10/15m"},
+    "DEFAULT_THROTTLE_RATES": {
+        "register": "20/h",
+        "token": "30/m",
+        "token_account": "10/15m",
+        "simulate": "30/m",  # GET traders/{id}/simulate/ and the profile's simulator, per IP
+    },
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {

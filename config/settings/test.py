@@ -17,6 +17,7 @@ REST_FRAMEWORK = {  # noqa: F405
         "register": "10000/m",
         "token": "10000/m",
         "token_account": "10000/m",
+        "simulate": "10000/m",
     },
 }
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

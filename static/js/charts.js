@@ -7,9 +7,13 @@
    Markup (templates/includes/chart.html renders it):
      <div class="chart" id="..." role="img" aria-label="..."
           data-series-url="/api/v1/prices/BTC-USDT-SWAP/candles/?interval=1h"
-          data-kind="candles|line|area" data-label="BTC-USDT-SWAP"
+          data-kind="candles|line|area|histogram" data-label="BTC-USDT-SWAP"
           data-time-field="start" data-value-field="close"
+          data-scale="100" data-unit="%"
           data-summary="<id of a visible text alternative, filled in from the data>"></div>
+   data-scale multiplies every value (a ratio 0.0125 drawn as 1.25) and data-unit follows each
+   number on the axis and in the summary; both optional. A null value (an unknown ROI) is a gap.
+   A histogram colours each bar by its sign (a day's PnL).
    The JSON comes from data-series-url (same origin): its "results" (or "daily", or the body
    itself when it is a list), oldest first. Times are ISO date-times or YYYY-MM-DD dates;
    numbers may be decimal strings. A chart is drawn when the page loads and whenever htmx swaps
@@ -18,7 +22,8 @@
 
    Switch buttons: <button type="button" data-chart-target="<chart id>" data-series-url="..."
    data-label="..." aria-pressed="true|false"> inside a role="group" point the chart at another
-   series (its label becomes the chart's accessible name). */
+   series (its label becomes the chart's accessible name); a button may also carry data-kind,
+   data-value-field, data-time-field, data-scale and data-unit to draw another field of it. */
 (function () {
   "use strict";
 
@@ -41,7 +46,8 @@
     return Math.floor(Date.parse(value) / 1000); // UTC seconds
   }
 
-  function points(rows, kind, timeField, valueField) {
+  function points(rows, kind, timeField, valueField, scale) {
+    var up = cssVar("--pos", "#0f8a4a"), down = cssVar("--neg", "#c62f2f");
     return rows.map(function (row) {
       var time = timeOf(row[timeField]);
       if (kind === "candles") {
@@ -53,7 +59,11 @@
           close: parseFloat(row.close)
         };
       }
-      return { time: time, value: parseFloat(row[valueField]) };
+      var value = parseFloat(row[valueField]);
+      if (row[valueField] === null || isNaN(value)) return { time: time }; // a gap
+      value = value * scale;
+      if (kind === "histogram") return { time: time, value: value, color: value < 0 ? down : up };
+      return { time: time, value: value };
     });
   }
 
@@ -61,6 +71,9 @@
   var wide = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   var fine = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 6 });
   function fmt(n) { return Math.abs(n) >= 100 ? wide.format(n) : fine.format(n); }
+  function formatter(unit) { // a percentage keeps 2 places
+    return function (n) { return (unit === "%" ? wide.format(n) : fmt(n)) + unit; };
+  }
   function when(time) {
     if (typeof time === "string") return time;
     return new Date(time * 1000).toISOString().slice(0, 16).replace("T", " ") + " UTC";
@@ -71,6 +84,9 @@
     var box = target && document.getElementById(target);
     if (!box) return;
     var label = el.getAttribute("data-label") || "Series";
+    var unit = el.getAttribute("data-unit") || "";
+    var f = formatter(unit);
+    data = data.filter(function (d) { return kind === "candles" || d.value !== undefined; });
     if (!data.length) {
       box.textContent = label + ": no history yet.";
       return;
@@ -81,8 +97,8 @@
     var start = kind === "candles" ? first.open : first.value;
     var end = kind === "candles" ? last.close : last.value;
     box.textContent = label + " from " + when(first.time) + " to " + when(last.time) + ": " +
-      "first " + fmt(start) + ", high " + fmt(Math.max.apply(null, highs)) +
-      ", low " + fmt(Math.min.apply(null, lows)) + ", last " + fmt(end) + ".";
+      "first " + f(start) + ", high " + f(Math.max.apply(null, highs)) +
+      ", low " + f(Math.min.apply(null, lows)) + ", last " + f(end) + ".";
   }
 
   function credit(el) {
@@ -100,6 +116,7 @@
 
   function make(el) {
     var LWC = window.LightweightCharts;
+    var unit = el.getAttribute("data-unit") || "";
     var chart = LWC.createChart(el, {
       autoSize: true,
       layout: {
@@ -108,7 +125,7 @@
         textColor: cssVar("--muted", "#667085"),
         fontFamily: getComputedStyle(document.body).fontFamily
       },
-      localization: { priceFormatter: fmt },
+      localization: { priceFormatter: formatter(unit) },
       grid: {
         vertLines: { color: "rgba(226, 229, 234, 0.6)" },
         horzLines: { color: "rgba(226, 229, 234, 0.9)" }
@@ -136,7 +153,16 @@
         lineColor: line, topColor: "rgba(31, 79, 209, 0.28)", bottomColor: "rgba(31, 79, 209, 0.02)", lineWidth: 2
       });
     }
+    if (kind === "histogram") {
+      return chart.addSeries(LWC.HistogramSeries, { color: up });
+    }
     return chart.addSeries(LWC.LineSeries, { color: line, lineWidth: 2 });
+  }
+
+  // What a chart shows: redrawn when any of it changes.
+  var SHAPE = ["data-series-url", "data-kind", "data-time-field", "data-value-field", "data-scale"];
+  function shapeOf(el) {
+    return SHAPE.map(function (name) { return el.getAttribute(name) || ""; }).join("|");
   }
 
   function fail(el, text) {
@@ -154,10 +180,12 @@
       return;
     }
     var state = charts.get(el);
-    if (state && state.url === url) return; // drawn already
+    var shape = shapeOf(el);
+    if (state && state.url === shape) return; // drawn already
     var kind = el.getAttribute("data-kind") || "line";
     var timeField = el.getAttribute("data-time-field") || "start";
     var valueField = el.getAttribute("data-value-field") || "close";
+    var scale = parseFloat(el.getAttribute("data-scale") || "1") || 1;
     el.setAttribute("data-chart-state", "loading");
     el.setAttribute("aria-busy", "true");
     fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
@@ -166,15 +194,15 @@
         return response.json();
       })
       .then(function (body) {
-        if (el.getAttribute("data-series-url") !== url) return; // switched meanwhile
-        var data = points(rowsOf(body), kind, timeField, valueField);
+        if (shapeOf(el) !== shape) return; // switched meanwhile
+        var data = points(rowsOf(body), kind, timeField, valueField, scale);
         var current = charts.get(el);
         if (current) current.chart.remove();
         var chart = make(el);
         var series = addSeries(chart, kind);
         series.setData(data);
         chart.timeScale().fitContent();
-        charts.set(el, { chart: chart, url: url });
+        charts.set(el, { chart: chart, url: shape });
         summarize(el, data, kind);
         el.setAttribute("data-chart-state", data.length ? "ready" : "empty");
       })
@@ -203,6 +231,11 @@
       b.setAttribute("aria-pressed", b === button ? "true" : "false");
     });
     el.setAttribute("data-series-url", button.getAttribute("data-series-url"));
+    ["data-kind", "data-time-field", "data-value-field", "data-scale", "data-unit"].forEach(
+      function (name) {
+        if (button.hasAttribute(name)) el.setAttribute(name, button.getAttribute(name));
+      }
+    );
     var label = button.getAttribute("data-label");
     if (label) {
       el.setAttribute("data-label", label);

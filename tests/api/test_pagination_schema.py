@@ -20,6 +20,8 @@ pytestmark = pytest.mark.django_db
 _SCHEMA = SchemaGenerator().get_schema(request=None, public=True)
 GETS = sorted(path for path, item in _SCHEMA["paths"].items() if "get" in item)
 PAGE_KEYS = {"count", "next", "previous", "results"}
+# operations with a required query parameter
+QUERIES = {"/api/v1/traders/{trader_id}/simulate/": "?investment_usdt=1000&days=7"}
 
 
 def _resolve(schema: dict) -> dict:
@@ -74,6 +76,7 @@ def test_every_get_answer_is_described_as_it_is(
         "instrument": "BTC-USDT-SWAP",  # prices/{instrument}/candles/: a series, not a page
     }
     url = re.sub(r"\{(\w+)\}", lambda m: str(ids[m[1]]), path)
+    url += QUERIES.get(path, "")
     response = api_client.get(url)
     assert response.status_code == 200, (url, response.content)
     body = response.json()

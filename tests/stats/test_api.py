@@ -25,9 +25,10 @@ from tests.stats.conftest import at, copies_bulk
 pytestmark = pytest.mark.django_db
 
 LIST_FIELDS = {
-    "id", "nickname", "roi_7d", "roi_30d", "roi_90d", "pnl_30d_usdt", "win_rate_30d",
-    "max_drawdown_30d", "aum_usdt", "copiers", "max_copiers", "profit_share_ratio", "status",
-    "has_room", "stats_as_of",
+    "id", "nickname", "market", "roi_7d", "roi_30d", "roi_90d", "roi_all", "pnl_7d_usdt",
+    "pnl_30d_usdt", "pnl_90d_usdt", "pnl_all_usdt", "win_rate_30d", "max_drawdown_30d",
+    "aum_usdt", "copiers", "max_copiers", "profit_share_ratio", "status", "has_room",
+    "stats_as_of",
 }  # fmt: skip
 OPEN = {
     "instrument": "BTC-USDT-SWAP",

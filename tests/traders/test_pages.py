@@ -72,8 +72,11 @@ def test_trader_profile_colours_unrealized_pnl_by_sign(client, seeded):
     price_set(instrument="SOL-USDT-SWAP", price=Decimal("160"))
     alpha = LeadTrader.objects.get(nickname="AlphaWhale")
     sol = LeadTrader.objects.get(nickname="SolSurfer")
-    assert '<td class="num pos">85.00</td>' in client.get(f"/traders/{alpha.pk}/").content.decode()
-    assert '<td class="num neg">-100.00</td>' in client.get(f"/traders/{sol.pk}/").content.decode()
+    # colour and sign both carry the meaning
+    alpha_html = client.get(f"/traders/{alpha.pk}/").content.decode()
+    sol_html = client.get(f"/traders/{sol.pk}/").content.decode()
+    assert '<td class="num pos" data-label="uPnL (USDT)">+85.00</td>' in alpha_html
+    assert '<td class="num neg" data-label="uPnL (USDT)">-100.00</td>' in sol_html
 
 
 def test_trader_directory_lists_active_first_and_ended_with_a_badge(client, seeded):
@@ -89,4 +92,4 @@ def test_trader_directory_lists_active_first_and_ended_with_a_badge(client, seed
     html = response.content.decode()
     assert html.index("AlphaWhale") < html.index("SolSurfer") < html.index("SteadyEddie")
     assert "Ended</span>" in html
-    assert "3 traders" in html
+    assert "3 lead traders" in html

@@ -36,7 +36,7 @@ from apps.positions.selectors import (
     position_list,
     position_upnl,
 )
-from apps.stats.boards import trader_get_with_figures
+from apps.stats.selectors import lead_figures_get
 from apps.traders import services
 from apps.traders.models import LeadTrader
 from apps.traders.selectors import lead_for_user, lead_spot_get
@@ -136,7 +136,7 @@ def _console_context(request, **bound) -> dict:
         "lead": lead,
         "ended": ended,
         "account": account,
-        "figures": trader_get_with_figures(trader_id=lead.pk),
+        "figures": lead_figures_get(lead=lead),
         "positions": _open_positions(lead, account),
         "transfer_form": bound.get("transfer_form") or forms.TransferForm(ended=ended),
         "open_form": open_form,
@@ -184,7 +184,7 @@ def lead_console(request):
         if part == "figures":
             context |= {
                 "account": account_figures_one(lead.futures_account_id),
-                "figures": trader_get_with_figures(trader_id=lead.pk),
+                "figures": lead_figures_get(lead=lead),
             }
         else:
             context["positions"] = _open_positions(lead)
@@ -652,7 +652,7 @@ def lead_console_end(request):
     context = {
         "lead": lead,
         "ended": not lead.is_active,
-        "figures": trader_get_with_figures(trader_id=lead.pk),
+        "figures": lead_figures_get(lead=lead),
         "open_count": position_list(
             account_id=lead.futures_account_id, status=Position.Status.OPEN
         ).count(),
