@@ -48,7 +48,7 @@ from apps.positions.selectors import (
     position_value,
     realized_totals,
 )
-from apps.positions.services import close_money, market_close_spec
+from apps.positions.services import booking_order, close_money, market_close_spec
 from apps.traders.models import LeadTrader
 
 
@@ -639,8 +639,8 @@ def _close_estimates(
     )
     balances, floors = {account: balance}, {account: floor}
     margins = sum((p.margin for p in open_positions), ZERO)
-    estimates = []
-    for position in closing:
+    estimates = {}
+    for position in booking_order(closing, lambda p: p.margin_mode):
         inst = position.instrument
         side = "sell" if position.side == "long" else "buy"
         price = venue_price(instrument=inst, side=side, reference=inst.price.price)
@@ -659,18 +659,16 @@ def _close_estimates(
         }
         money = close_money(spec, row, balances, floors)
         margins -= spec.margin_released
-        estimates.append(
-            CloseEstimate(
-                position=position,
-                price=price,
-                realized_pnl=money.realized,
-                fee=money.fee,
-                margin=spec.margin_released,
-                to_cash=spec.margin_released + money.account,
-                cash_after=balances[account] - margins,
-            )
+        estimates[position.pk] = CloseEstimate(
+            position=position,
+            price=price,
+            realized_pnl=money.realized,
+            fee=money.fee,
+            margin=spec.margin_released,
+            to_cash=spec.margin_released + money.account,
+            cash_after=balances[account] - margins,
         )
-    return estimates
+    return [estimates[p.pk] for p in closing]  # booked cross last, listed as given
 
 
 def copy_position_close_estimate(*, copy: Copy, position_id) -> CloseEstimate:

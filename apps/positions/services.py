@@ -20,7 +20,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -302,12 +302,7 @@ def _apply_closes(
     floors = _isolated_floors(accounts, rows, closes)
     insurance = account_system(Account.Kind.INSURANCE).pk
     updates, fills, closed, paid, amounts = [], [], [], ZERO, {}
-    # Cross closes last: their cap reads the isolated margin still allocated AFTER the batch, so
-    # the batch's isolated (and spot) results must be on the balance first. Otherwise the
-    # outcome hangs on position ids: a cross loss booked first could take the released isolated
-    # margin, an isolated gain booked after it was kept, and the insurance fund paid a deficit
-    # the account could cover.
-    for c in sorted(closes, key=lambda c: rows[c.position_id]["margin_mode"] == MarginMode.CROSS):
+    for c in booking_order(closes, lambda c: rows[c.position_id]["margin_mode"]):
         row = rows[c.position_id]
         money = close_money(c, row, balances, floors)
         updates.append(_closed_row(row, c, money, book.now))
@@ -349,6 +344,16 @@ def _isolated_floors(accounts, rows: dict, closes: Sequence[CloseSpec]) -> dict[
             released = row["margin"] if c.quantity == row["size"] else c.margin_released
             floors[row["account_id"]] -= released
     return floors
+
+
+def booking_order(closes: Sequence, margin_mode_of: Callable) -> list:
+    """The order in which a batch of closes is booked (``close_money`` one after another):
+    cross closes last. Their cap reads the isolated margin still allocated AFTER the batch, so
+    the batch's isolated (and spot) results must be on the balance first; otherwise the outcome
+    hangs on position ids (a cross loss booked first could take the released isolated margin,
+    an isolated gain booked after it was kept, and the insurance fund paid a deficit the account
+    could cover). Every estimate and simulation of a batch books in this order too."""
+    return sorted(closes, key=lambda c: margin_mode_of(c) == MarginMode.CROSS)
 
 
 def close_money(

@@ -92,7 +92,7 @@ from apps.market.services import venue_price
 from apps.positions.models import LeadEvent, MarginMode, Position
 from apps.positions.risk import liquidation_price, liquidations
 from apps.positions.selectors import AccountFigures, OpenPositionRow
-from apps.positions.services import CloseSpec, close_money, market_close_spec
+from apps.positions.services import CloseSpec, booking_order, close_money, market_close_spec
 from apps.stats import formulas
 
 PERIODS = (7, 30, 90)
@@ -688,7 +688,7 @@ class Replay:
     ) -> None:
         """Book closes as one batch exactly as ``positions.services._apply_closes`` does: the
         rows as they were before the batch, the isolated margin that stays allocated after it
-        as the cross floor, then ``close_money`` one close after another."""
+        as the cross floor, then ``close_money`` one close after another in ``booking_order``."""
         floors = {ACCOUNT: ZERO}
         if any(not self.open[c.position_id].isolated for c in specs):
             floor = sum((p.margin for p in self.open.values() if p.isolated), ZERO)
@@ -698,7 +698,7 @@ class Replay:
                     floor -= p.margin if c.quantity == p.size else c.margin_released
             floors[ACCOUNT] = floor
         balances = {ACCOUNT: self.balance}
-        for c in specs:
+        for c in booking_order(specs, lambda c: self.open[c.position_id].margin_mode):
             p = self.open[c.position_id]
             row = {
                 "account_id": ACCOUNT,

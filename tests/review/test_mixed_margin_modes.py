@@ -11,6 +11,7 @@ import pytest
 
 from apps.copies.models import Copy
 from apps.copies.risk import risk_pass
+from apps.copies.selectors import _close_estimates, copy_stop_estimate
 from apps.copies.services import copy_investment_modify, copy_stop
 from apps.ledger.models import Account
 from apps.ledger.services import account_system
@@ -115,6 +116,15 @@ def test_a_stop_books_isolated_results_before_a_cross_loss_whatever_the_position
     set_price("BTC-USDT-SWAP", "20000")
     set_price("ETH-USDT-SWAP", "4000")
     insurance_before = _insurance()
+    # the stop confirmation's estimate books the same way: -134.432 on the closes
+    # (66.069 - 200.501), 66.069 back, whatever order it is given the positions in
+    estimate = copy_stop_estimate(copy=copy)
+    assert (estimate.closes_result, estimate.returned) == (D("-134.432"), D("66.069"))
+    both = [rows["cross"], rows["isolated"]]
+    for given in (both, both[::-1]):
+        closes = _close_estimates(given, both, D("200.501"))
+        assert [c.position.pk for c in closes] == [p.pk for p in given]  # listed as given
+        assert sum(c.to_cash for c in closes) - D("199.6") == D("-134.432")  # less the margins
     # when the follower stops
     copy_stop(copy=copy, user=copy.follower)
     # then the account's whole result is 200.501 + 165.668 - 300.1 = 66.069 >= 0: the insurance
