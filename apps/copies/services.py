@@ -448,11 +448,16 @@ def copy_investment_modify(*, copy: Copy | int, user, total_investment) -> Copy:
                 )
             postings = [(main.pk, -delta), (locked.account_id, delta)]
         else:
-            free = copy_figures(locked).available
+            # profit share the copy owes its lead is paid first from its free cash: it stays
+            owed = locked.profit_share_owed
+            free = max(ZERO, copy_figures(locked).available - owed)
             if -delta > free:
+                why = "the rest is margin in use"
+                if owed > 0:
+                    why += f" or the {fmt_amount(owed)} USDT of profit share it owes the lead"
                 raise InsufficientFunds(
-                    f"Only {fmt_amount(free)} USDT of this copy is free (the rest is margin in "
-                    "use); you can decrease by at most that much.",
+                    f"Only {fmt_amount(free)} USDT of this copy is free ({why}); you can "
+                    "decrease by at most that much.",
                     code="funds_in_use",
                     fields={
                         "total_investment_usdt": f"At least {fmt_amount(locked.total_investment - usdt_down(free))}."
