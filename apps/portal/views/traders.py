@@ -37,6 +37,7 @@ from apps.stats import selectors
 from apps.stats.api import SIMULATION_NOTE, simulation_out
 from apps.stats.models import Period
 from apps.traders.models import LeadTrader
+from apps.traders.selectors import trader_get
 
 DIRECTORY_PAGE_SIZE = 20
 HISTORY_PAGE_SIZE = 10
@@ -311,6 +312,17 @@ def _simulation(request, lead: LeadTrader) -> dict:
 def trader_profile(request, trader_id: int):
     period = request.GET.get("period") or DEFAULT_PERIOD
     market = request.GET.get("market") or "futures"
+    target = request.htmx.target if request.htmx else None
+    if target == "simulation":  # the simulator's part needs the lead only
+        try:
+            lead = trader_get(trader_id=trader_id)
+        except NotFound:
+            raise Http404("No such lead trader.") from None
+        return render(
+            request,
+            "traders/profile.html#simulation",
+            {"lead": lead, "simulation": _simulation(request, lead)},
+        )
     try:
         profile = selectors.trader_profile_get(trader_id=trader_id, period=period, market=market)
     except NotFound:
@@ -321,36 +333,14 @@ def trader_profile(request, trader_id: int):
         except NotFound:
             raise Http404("No such lead trader.") from None
     lead, market, period = profile.lead, profile.market, profile.period
-    target = request.htmx.target if request.htmx else None
     base = {"lead": lead, "profile": profile, "market": market, "period": period}
-    if target == "simulation":
-        return render(
-            request,
-            "traders/profile.html#simulation",
-            base | {"simulation": _simulation(request, lead)},
-        )
-    history = Paginator(
-        selectors.trader_positions(lead=lead, market=market, status=Position.Status.CLOSED),
-        HISTORY_PAGE_SIZE,
-    ).get_page(request.GET.get("history") or 1)
-    history_rows = selectors.position_rows(history.object_list)
+    period_stats = profile.stats.get(period)
     keep = {"market": market if market != "futures" else "", "period": period}
 
     def query(**changes) -> str:
         return urlencode({k: v for k, v in (keep | changes).items() if v})
 
     context = base | {
-        "history": history,
-        "history_rows": history_rows,
-        "history_newer": query(history=history.previous_page_number())
-        if history.has_previous()
-        else "",
-        "history_older": query(history=history.next_page_number()) if history.has_next() else "",
-    }
-    if target == "position-history":
-        return render(request, "traders/profile.html#position-history", context)
-    period_stats = profile.stats.get(period)
-    context |= {
         "row": profile.row,
         "stats": period_stats,
         "tracking": profile.tracking,
@@ -370,6 +360,21 @@ def trader_profile(request, trader_id: int):
     }
     if target == "profile-stats":
         return render(request, "traders/profile.html#profile-stats", context)
+    history = Paginator(
+        selectors.trader_positions(lead=lead, market=market, status=Position.Status.CLOSED),
+        HISTORY_PAGE_SIZE,
+    ).get_page(request.GET.get("history") or 1)
+    history_rows = selectors.position_rows(history.object_list)
+    context |= {
+        "history": history,
+        "history_rows": history_rows,
+        "history_newer": query(history=history.previous_page_number())
+        if history.has_previous()
+        else "",
+        "history_older": query(history=history.next_page_number()) if history.has_next() else "",
+    }
+    if target == "position-history":
+        return render(request, "traders/profile.html#position-history", context)
     positions = selectors.position_rows(
         selectors.trader_positions(lead=lead, market=market, status=Position.Status.OPEN)
     )
