@@ -109,7 +109,7 @@ def main() -> int:
     # No setup_test_environment(): it instruments every template render (bench/pages.py).
     hooks._listeners.clear()  # no risk pass on the world's price moves
     old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=KEEP)
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=KEEP, serialize=False)
     try:
         today = timezone.now().date()
         yesterday = today - timedelta(days=1)
