@@ -152,4 +152,4 @@ def test_the_home_board_reads_the_same_figures(client, world):
     board = html[html.index('id="lead-traders"') :]
     assert board.index("Alpha") < board.index("Bravo")
     assert "Charlie" not in board  # active traders only
-    assert '<span class="pos">+0.94%</span>' in board and "1,009.49" in board
+    assert '<span class="pos">+0.94%</span>' in board and "1 / 1,000" in board

@@ -1,10 +1,10 @@
 """``manage.py screenshots`` (``make screenshots``): every main page as a PNG under
 docs/screenshots/, at 1280 and 390 px wide, from demo data on a throwaway database.
 
-1. A temporary folder gets its own SQLite database: ``migrate``, three days of hourly-ish price
-   history for the perpetuals (a seeded random walk ending at seed_demo's prices, replayed by
-   ``replay_prices --csv-time`` and rolled into candles, so the home page's chart has candles)
-   and ``seed_demo`` run in child processes against it (the settings read DATABASE_URL at
+1. A temporary folder gets its own SQLite database: ``migrate`` and ``seed_demo`` (with its
+   three weeks of history: a price path rolled into candles, the leads' trades, copies,
+   snapshots and stats, so the charts, the directory and the profiles have figures) run in
+   child processes against it (the settings read DATABASE_URL at
    start-up, so this process never touches its own database), with Celery eager (mirroring runs
    inside each request) and the price feed off (prices move only when this script moves them:
    the pictures are repeatable).
@@ -98,10 +98,6 @@ class Command(BaseCommand):
         server = None
         try:
             self._manage(env, "migrate", "--noinput")
-            history = folder / "history.csv"
-            history.write_text(_price_history())
-            self._manage(env, "replay_prices", str(history), "--no-sleep", "--csv-time")
-            self._manage(env, "shell", "-c", _CANDLES)
             self._manage(env, "seed_demo")
             server = subprocess.Popen(
                 [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
@@ -142,33 +138,8 @@ class Command(BaseCommand):
             raise CommandError(f"manage.py {' '.join(argv)} failed:\n{done.stdout}\n{done.stderr}")
 
 
-# seed_demo's prices: the history ends exactly there, so the demo opens at the prices it expects
-_HISTORY_END = {"BTC-USDT-SWAP": 50000, "ETH-USDT-SWAP": 3000, "SOL-USDT-SWAP": 150}
 # the beat task's work, run once in the demo database's own process (a management shell line)
 _CANDLES = "from apps.market.candles import candles_refresh; candles_refresh()"
-
-
-def _price_history(hours: int = 72, step_minutes: int = 15) -> str:
-    """CSV (timestamp,instrument,price) of a seeded random walk per perpetual, one row every
-    ``step_minutes`` for ``hours``, walked backwards from the end price so the last row is it."""
-    import random
-    from datetime import UTC, datetime, timedelta
-
-    rng = random.Random(7)
-    end = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
-    steps = hours * 60 // step_minutes
-    rows = ["timestamp,instrument,price"]
-    walks = {}
-    for name, last in _HISTORY_END.items():
-        prices = [float(last)]
-        for _ in range(steps):
-            prices.append(prices[-1] * (1 + rng.gauss(0, 0.004)))
-        walks[name] = prices[::-1]
-    for i in range(steps + 1):
-        at = end - timedelta(minutes=step_minutes * (steps - i))
-        for name, prices in walks.items():
-            rows.append(f"{at:%Y-%m-%dT%H:%M:%SZ},{name},{prices[i]:.2f}")
-    return "\n".join(rows) + "\n"
 
 
 def _free_port() -> int:
@@ -247,6 +218,7 @@ def _demo_activity(base: str) -> dict:
     copies = {c["trader"]: c["id"] for c in follower.call("GET", "copies/")["results"]}
     return {
         "alpha": traders["AlphaWhale"],
+        "steady": traders["SteadyEddie"],
         "sol_surfer": traders["SolSurfer"],
         "alpha_copy": copies[traders["AlphaWhale"]],
         "steady_copy": copy["id"],
@@ -270,6 +242,9 @@ def _shots(ids: dict) -> list[tuple[str, str | None, str]]:
         ("notifications", "follower", "/notifications/"),
         ("lead-console", "alpha", "/lead/"),
         ("admin-dashboard", "operator", "/admin/"),
+        # the copy simulator on a profile ("what would I have made"), a lead's spot profile
+        ("profile-simulation", "follower", f"/traders/{ids['alpha']}/?investment=1%2C000&days=30"),
+        ("profile-spot", None, f"/traders/{ids['steady']}/?market=spot"),
     ]
 
 
