@@ -270,6 +270,12 @@ STOP_LOSS_POSITIONS = {
     Copy.StopLossAction.KEEP: "open positions follow the lead's closes",
     Copy.StopLossAction.HAND_OVER: "open positions are yours to close",
 }
+# a spot copy holds assets: the same actions in its words
+STOP_LOSS_HOLDINGS = {
+    Copy.StopLossAction.CLOSE_ALL: "every holding was sold at market",
+    Copy.StopLossAction.KEEP: "holdings follow the lead's sells",
+    Copy.StopLossAction.HAND_OVER: "holdings are yours to sell",
+}
 
 
 @dataclass(frozen=True)
@@ -307,6 +313,7 @@ def stop_loss_state(copy: Copy) -> StopLossState | None:
         value = _stored_decimal(price)
         if value is not None:
             marks.append((name, value))
+    words = STOP_LOSS_HOLDINGS if copy.market == Copy.Market.SPOT else STOP_LOSS_POSITIONS
     return StopLossState(
         triggered_at=copy.stop_loss_triggered_at,
         pnl=_stored_decimal(t.get("pnl_usdt")),
@@ -314,7 +321,7 @@ def stop_loss_state(copy: Copy) -> StopLossState | None:
         amount=_stored_decimal(t.get("stop_loss_usdt")),
         action=action,
         action_label=Copy.StopLossAction(action).label,
-        positions=STOP_LOSS_POSITIONS[action],
+        positions=words[action],
         marks=marks,
     )
 

@@ -365,7 +365,7 @@ def test_my_copies_with_both_markets_names_the_column_for_both(client, spot_copy
     futures_lead = lead_make(nickname="Perp")
     copy_make(futures_lead, follower=spot_copy.follower, investment="200")
     html = client.get("/copies/").content.decode()
-    assert "Margin in use / holdings</th>" in html
+    assert "Margin / holdings</th>" in html
     assert 'data-label="Margin in use (USDT)"' in html and 'data-label="Holdings (USDT)"' in html
 
 
@@ -467,3 +467,43 @@ def test_a_futures_copy_beside_keeps_its_positions_page(client, prices, mirror):
     client.force_login(follower)
     html = client.get(f"/copies/{copy.pk}/").content.decode()
     assert ">Open positions</h2>" in html and "Liquidation price" in html and "5x cross" in html
+
+
+def test_a_triggered_stop_loss_speaks_of_holdings(client, prices, mirror):
+    # a spot copy of 1,000 with Total Stop Loss for Trader 50 (keep): BTC falls from 50,000 to
+    # 20,000, so its 0.002 BTC is worth 40.00 and its equity 899.90 + 40 = 939.90: PnL -60.10
+    from apps.copies.risk import risk_pass
+
+    lead = spot_lead("10000", nickname="Spotty")
+    follower = follower_make("1000")
+    copy = copy_make(
+        lead,
+        follower=follower,
+        investment="1000",
+        market="spot",
+        total_stop_loss="50",
+        stop_loss_action="keep",
+    )
+    mirror(lead_spot_buy, lead=lead, instrument="BTC-USDT", amount="1000")
+    set_price("BTC-USDT", "20000")
+    risk_pass(instrument_ids=None)
+    copy.refresh_from_db()
+    assert copy.is_stopping
+    client.force_login(follower)
+    words = _text(client.get(f"/copies/{copy.pk}/").content.decode())
+    assert (
+        "at PnL -60.10 USDT (your stop loss: 50.00 USDT); holdings follow the lead's sells" in words
+    )
+    assert "No new buys. The USDT returns to your main account once no holding is left" in words
+
+
+def test_selling_by_hand_after_a_mirrored_sell_names_this_sale_price(client, spot_copy, mirror):
+    # the lead sells half at 55,000 (the copy sells 0.001), then the follower sells the rest
+    # at 60,000: the message names 60,000, not the average of both sells (57,500)
+    set_price("BTC-USDT", "55000")
+    mirror(lead_spot_sell, lead=spot_copy.lead, instrument="BTC-USDT", fraction="0.5")
+    set_price("BTC-USDT", "60000")
+    h = Position.objects.get(account_id=spot_copy.account_id)
+    url = f"/copies/{spot_copy.pk}/positions/{h.pk}/close/"
+    response = client.post(url, {"idempotency_key": "by-hand"}, follow=True)
+    assert "Sold your BTC at 60,000.00 USDT." in response.content.decode()

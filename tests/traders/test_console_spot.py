@@ -114,7 +114,7 @@ def test_quote_shows_quantity_cost_and_fee_before_buying(client, lead):
     html = client.get(
         "/lead/spot/quote/", {"buy_instrument": "BTC-USDT", "buy_amount": "1,000"}, **HTMX
     ).content.decode()
-    assert html.lstrip().startswith('<div id="spot-quote"')
+    assert html.lstrip().startswith('<div class="quote">')  # the box's content alone
     assert "At the current BTC price of <strong>50,000.00 USDT</strong>" in html
     assert "Quantity</dt><dd>0.02 BTC" in html
     assert "Cost</dt><dd>1,000.00 USDT" in html
@@ -161,7 +161,7 @@ def test_buy_once_on_a_double_submit_and_copiers_buy_their_share(
         first = client.post("/lead/spot/buy/", _buy(key))
         second = client.post("/lead/spot/buy/", _buy(key))  # resubmitted
     assert first.status_code == second.status_code == 302
-    assert first["Location"] == "/lead/#spot"
+    assert first["Location"] == "/lead/"
     h = _holding(lead)
     assert (h.size, h.margin, h.fees) == (Decimal("0.02"), Decimal("1000"), Decimal("1"))
     assert _spot_balance(lead) == Decimal("9999")  # 10,000 - fee 1; the cost stays as holding
@@ -176,7 +176,7 @@ def test_buy_once_on_a_double_submit_and_copiers_buy_their_share(
 def test_buy_with_htmx_redirects_the_client(client, lead):
     client.force_login(lead.user)
     response = client.post("/lead/spot/buy/", _buy("h1", "300", "ETH-USDT"), **HTMX)
-    assert response.status_code == 200 and response["HX-Redirect"] == "/lead/#spot"
+    assert response.status_code == 200 and response["HX-Redirect"] == "/lead/"
     assert _holding(lead).size == Decimal("0.1")  # 300 / 3,000
 
 
@@ -295,7 +295,7 @@ def test_spot_transfer_in_and_out_once_per_key(client, lead):
     html = client.get("/lead/").content.decode()
     assert "Moved 2,500.50 USDT into your lead spot account." in html
     out = {"spot_direction": "out", "spot_amount": "500", "idempotency_key": "o1"}
-    assert client.post("/lead/spot/transfer/", out, **HTMX)["HX-Redirect"] == "/lead/#spot"
+    assert client.post("/lead/spot/transfer/", out, **HTMX)["HX-Redirect"] == "/lead/"
     assert _spot_balance(lead) == Decimal("12000.50")
 
 

@@ -402,7 +402,7 @@ def lead_console_spot_transfer(request):
             )
             where = "into" if into else "out of"
             return {
-                "redirect": f"{reverse('lead_console')}#spot",
+                "redirect": reverse("lead_console"),
                 "message": f"Moved {_typed_usdt(d['spot_amount'])} {where} your lead spot account.",
             }
 
@@ -433,7 +433,7 @@ def lead_console_spot_buy(request):
             fill = holding.fills.order_by("-id").first()
             asset = holding.instrument.base_asset
             return {
-                "redirect": f"{reverse('lead_console')}#spot",
+                "redirect": reverse("lead_console"),
                 "message": f"Bought {fmt_amount(fill.quantity)} {asset} at "
                 f"{fmt_amount(fill.price)} USDT, fee {fmt_amount(fill.fee)} USDT. You now hold "
                 f"{fmt_amount(holding.size)} {asset}. Your spot copiers buy the same share of "
@@ -471,7 +471,7 @@ def lead_console_spot_sell(request):
                     f"{asset} left."
                 )
             return {
-                "redirect": f"{reverse('lead_console')}#spot",
+                "redirect": reverse("lead_console"),
                 "message": f"{words} Your spot copiers sell the same share of what they copied.",
             }
 

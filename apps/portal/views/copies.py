@@ -216,10 +216,11 @@ def copy_position_close(request, copy_id: int, position_id: int):
 def _close_position(request, copy: Copy, position_id: int, detail_url: str) -> dict:
     pos = services.copy_position_close(copy=copy, position=position_id, user=request.user)
     if pos.margin_mode == "spot":
+        sale = pos.fills.order_by("-id").first()  # exit_price averages earlier sells in
         return {
             "redirect": detail_url,
             "message": (
-                f"Sold your {pos.instrument.base_asset} at {fmt_amount(pos.exit_price)} USDT. "
+                f"Sold your {pos.instrument.base_asset} at {fmt_amount(sale.price)} USDT. "
                 "The USDT stays in this copy."
             ),
         }

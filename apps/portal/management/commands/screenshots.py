@@ -12,8 +12,12 @@ docs/screenshots/, at 1280 and 390 px wide, from demo data on a throwaway databa
 3. A few actions through the public REST API (docs: /api/docs/), so pages are not empty: the
    follower copies SteadyEddie with 250 USDT; SteadyEddie opens a BTC long (mirrored), an ETH
    position too small to copy at that share (a miss: "below minimum size"), and a SOL long that
-   he closes after SOL rises (position history); BTC rises (unrealized PnL). Notifications come
-   from mirroring. (Through the public API, like any client, in the served process.)
+   he closes after SOL rises (position history); BTC rises (unrealized PnL). Spot: AlphaWhale
+   moves 3,000 into the lead spot account and buys BTC and ETH; the follower copies AlphaWhale's
+   spot with 500 and Buy Existing Assets, then AlphaWhale buys SOL and sells half the ETH
+   (mirrored: a holding added, a sell); SolSurfer buys SOL spot, so the wizard offers him in
+   futures or spot. Notifications come from mirroring. (Through the public API, like any client,
+   in the served process.)
 4. Chromium (Playwright, Debian's /usr/bin/chromium) signs in through the login forms and saves
    each page full height. Animations are reduced; a page that answers >= 400 or logs a
    Content-Security-Policy violation or a console error fails the command.
@@ -56,6 +60,7 @@ FOLLOWER = ("follower@smartsync.local", "follower-demo-2026")
 OPERATOR = ("operator@smartsync.local", "operator-demo-2026")
 ALPHA = ("lead1@smartsync.local", "lead-demo-2026")
 STEADY = ("lead2@smartsync.local", "lead-demo-2026")
+SOL_SURFER = ("lead3@smartsync.local", "lead-demo-2026")
 
 _RECORD_VIOLATIONS = """
 window.__csp = [];
@@ -189,7 +194,7 @@ class _Api:
 
 def _demo_activity(base: str) -> dict:
     follower, operator = _Api(base, FOLLOWER), _Api(base, OPERATOR)
-    steady = _Api(base, STEADY)
+    steady, alpha, sol_surfer = _Api(base, STEADY), _Api(base, ALPHA), _Api(base, SOL_SURFER)
     traders = {t["nickname"]: t["id"] for t in follower.call("GET", "traders/")["results"]}
     copy = follower.call(
         "POST",
@@ -215,8 +220,42 @@ def _demo_activity(base: str) -> dict:
     operator.call("POST", "operator/prices/", {"instrument": "SOL-USDT-SWAP", "price": "153"})
     steady.call("POST", f"lead/positions/{sol['id']}/close/", {"fraction": "1"})
     operator.call("POST", "operator/prices/", {"instrument": "BTC-USDT-SWAP", "price": "51200"})
-    copies = {c["trader"]: c["id"] for c in follower.call("GET", "copies/")["results"]}
+    # spot (SPEC §6): AlphaWhale's spot book, copied with Buy Existing Assets, then a buy and a
+    # sell mirrored; SolSurfer holds SOL, so he leads both markets
+    spot_in = {"market": "spot", "direction": "in", "amount_usdt": "3000"}
+    alpha.call("POST", "lead/transfer/", spot_in)
+    for instrument, amount in (("BTC-USDT", "1000"), ("ETH-USDT", "600")):
+        body = {"instrument": instrument, "side": "buy", "amount_usdt": amount}
+        alpha.call("POST", "lead/spot/orders/", body)
+    spot_copy = follower.call(
+        "POST",
+        "copies/",
+        {
+            "trader": traders["AlphaWhale"],
+            "market": "spot",
+            "total_investment_usdt": "500",
+            "copy_ongoing_positions": True,
+        },
+    )
+    alpha.call(
+        "POST", "lead/spot/orders/", {"instrument": "SOL-USDT", "side": "buy", "amount_usdt": "300"}
+    )
+    operator.call("POST", "operator/prices/", {"instrument": "ETH-USDT", "price": "3090"})
+    alpha.call(
+        "POST", "lead/spot/orders/", {"instrument": "ETH-USDT", "side": "sell", "fraction": "0.5"}
+    )
+    operator.call("POST", "operator/prices/", {"instrument": "BTC-USDT", "price": "51200"})
+    sol_surfer.call("POST", "lead/transfer/", {**spot_in, "amount_usdt": "2000"})
+    sol_surfer.call(
+        "POST", "lead/spot/orders/", {"instrument": "SOL-USDT", "side": "buy", "amount_usdt": "800"}
+    )
+    copies = {
+        c["trader"]: c["id"]
+        for c in follower.call("GET", "copies/")["results"]
+        if c.get("market", "futures") == "futures"
+    }
     return {
+        "spot_copy": spot_copy["id"],
         "alpha": traders["AlphaWhale"],
         "steady": traders["SteadyEddie"],
         "sol_surfer": traders["SolSurfer"],
@@ -242,6 +281,12 @@ def _shots(ids: dict) -> list[tuple[str, str | None, str]]:
         ("notifications", "follower", "/notifications/"),
         ("lead-console", "alpha", "/lead/"),
         ("admin-dashboard", "operator", "/admin/"),
+        # spot (issue 10): the wizard for a lead of both markets, a spot copy, the console's spot
+        ("wizard-spot-0-market", "follower", "wizard-spot:market"),
+        ("wizard-spot-1-investment", "follower", "wizard-spot:investment"),
+        ("wizard-spot-3-review", "follower", "wizard-spot:review"),
+        ("copy-trade-details-spot", "follower", f"/copies/{ids['spot_copy']}/"),
+        ("lead-console-spot", "alpha", "console-spot"),
         # the copy simulator on a profile ("what would I have made"), a lead's spot profile
         ("profile-simulation", "follower", f"/traders/{ids['alpha']}/?investment=1%2C000&days=30"),
         ("profile-spot", None, f"/traders/{ids['steady']}/?market=spot"),
@@ -268,15 +313,22 @@ def _shoot(base: str, out: Path, ids: dict, wanted: set[str], stdout) -> list[Pa
                 pages[who] = page
                 if target.startswith("wizard:"):
                     _wizard(page, ids, target.split(":", 1)[1], expect)
+                elif target.startswith("wizard-spot:"):
+                    _wizard_spot(page, ids, target.split(":", 1)[1], expect)
+                elif target == "console-spot":
+                    _console_spot(page, expect)
                 else:
                     response = page.goto(target)
                     if response is None or response.status >= 400:
                         problems.append(f"{name} {width}: HTTP {response and response.status}")
                 page.wait_for_load_state("networkidle")
-                if name == "copy-trade-details":
+                if name in ("copy-trade-details", "copy-trade-details-spot"):
                     page.get_by_text("Why this size").first.click()
                 path = out / f"{number:02d}-{name}-{width}.png"
-                page.screenshot(path=str(path), full_page=True, animations="disabled")
+                if target == "console-spot":  # the spot section of the long console page
+                    page.locator("#spot").screenshot(path=str(path), animations="disabled")
+                else:
+                    page.screenshot(path=str(path), full_page=True, animations="disabled")
                 violations = page.evaluate("window.__csp || []")
                 if violations:
                     problems.append(f"{name} {width}: CSP {violations}")
@@ -321,7 +373,7 @@ def _wizard(page, ids: dict, step: str, expect) -> None:
     """The copy wizard for SolSurfer (who holds an open SOL short): 300 USDT with Copy Ongoing
     Positions, then a 20% Total Stop Loss for Trader, then the review."""
     if step == "investment":
-        page.goto(f"/copies/new/?trader={ids['sol_surfer']}")
+        page.goto(f"/copies/new/?trader={ids['sol_surfer']}&market=futures")
         page.get_by_role("textbox", name="Total Investment").fill("300")
         page.get_by_label("Copy Ongoing Positions").check()
         expect(page.locator("#ongoing-preview")).to_contain_text("What opens now")
@@ -333,3 +385,29 @@ def _wizard(page, ids: dict, step: str, expect) -> None:
     else:
         page.get_by_role("button", name="Next: Review").click()
         expect(page.get_by_text("moves from your main account")).to_be_visible()
+
+
+def _wizard_spot(page, ids: dict, step: str, expect) -> None:
+    """The copy wizard for SolSurfer in spot (he leads both markets and holds SOL): the market
+    choice, 1,000 USDT with Buy Existing Assets and its preview, then the review."""
+    if step == "market":
+        page.goto(f"/copies/new/?trader={ids['sol_surfer']}")
+        expect(page.get_by_role("heading", name="Futures or Spot")).to_be_visible()
+    elif step == "investment":
+        page.get_by_role("radio", name="Spot").check()
+        page.get_by_role("button", name="Next: Total Investment").click()
+        page.get_by_role("textbox", name="Total Investment").fill("1,000")
+        page.get_by_label("Buy Existing Assets").check()
+        expect(page.locator("#ongoing-preview")).to_contain_text("What is bought now")
+        page.locator("#ongoing-preview").get_by_text("Why this size").first.click()
+    else:
+        page.get_by_role("button", name="Next: Total Stop Loss for Trader").click()
+        page.get_by_role("button", name="Next: Review").click()
+        expect(page.get_by_text("moves from your main account")).to_be_visible()
+
+
+def _console_spot(page, expect) -> None:
+    """AlphaWhale's console with a spot buy typed: the quote shows quantity and fee."""
+    page.goto("/lead/")
+    page.get_by_role("textbox", name="Amount to spend").fill("250")
+    expect(page.locator("#spot-quote")).to_contain_text("Fee (on top)")
