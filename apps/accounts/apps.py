@@ -12,7 +12,7 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "apps.accounts"
     label = "accounts"
-    verbose_name = "Users"  # allauth's app is "Accounts" (e-mail addresses), the ledger's are money
+    verbose_name = "Users, tokens and notifications"  # allauth's app is "Accounts"
 
     def ready(self) -> None:
         post_migrate.connect(_ensure_schedules, sender=self)

@@ -47,4 +47,4 @@ def test_the_admin_is_ours(admin_client):
     html = admin_client.get("/admin/").content.decode()
     assert "Smart Sync operations" in html and "Django administration" not in html
     assert "<h1>Operations</h1>" in html or ">Operations<" in html
-    assert ">Users<" in html  # apps.accounts, beside allauth's "Accounts"
+    assert "Users, tokens and notifications" in html  # apps.accounts, beside allauth's "Accounts"

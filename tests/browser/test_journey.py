@@ -114,7 +114,7 @@ def test_a_newcomer_copies_a_lead_and_gets_the_money_back(chromium_browser, live
     operator.get_by_label("E-mail address").fill(staff.email)
     operator.get_by_label("Password").fill(PASSWORD)
     operator.get_by_role("button", name="Log in").click()
-    operator.get_by_role("link", name="Users").first.click()
+    operator.get_by_role("link", name="Users", exact=True).click()
     operator.locator("#searchbar").fill(NEWCOMER)
     operator.locator("#searchbar").press("Enter")
     operator.get_by_role("link", name=NEWCOMER).click()

@@ -112,3 +112,5 @@ def test_the_quote_shows_the_last_typed_margin_when_an_earlier_quote_is_slow(wat
     # 40 USDT would be 0.40 contracts. Well before the 5 s refresh:
     expect(quote).to_contain_text("1.00 contracts", timeout=3_000)
     expect(quote).not_to_contain_text("0.40 contracts")
+    # let the held handler finish here, not inside the next test's browser
+    page.unroute_all(behavior="wait")
