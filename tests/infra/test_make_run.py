@@ -194,7 +194,7 @@ def test_make_run_serves_pages_and_moves_prices(runner):
     # and the worker with beat moves prices (the simulated feed ticks every second), through
     # the embedded broker beside the database
     before = prices(db)
-    runner.wait_for(lambda: prices(db) != before, 20, "waiting for prices")
+    runner.wait_for(lambda: prices(db) != before, 40, "waiting for prices")
     assert (db.parent / "db.sqlite3-broker").exists()
     assert not (BASE_DIR / "control").exists()  # kombu's filesystem transport's droppings
 
@@ -220,9 +220,9 @@ def test_the_runner_restarts_a_killed_child_and_the_site_answers_again(runner):
     assert get(f"{base}/healthz") == 200
     runner.wait_for(lambda: runner.child_pid("worker") != worker, 15, "waiting for a new worker")
     # and the new worker (with beat) moves prices again
-    runner.wait_for(lambda: runner.logged(r"worker \| .*ready\.")[1:], 30, "new worker ready")
+    runner.wait_for(lambda: runner.logged(r"worker \| .*ready\.")[1:], 60, "new worker ready")
     before = prices(db)
-    runner.wait_for(lambda: prices(db) != before, 20, "waiting for prices after the restart")
+    runner.wait_for(lambda: prices(db) != before, 40, "waiting for prices after the restart")
 
     # when the web server is killed
     web = runner.child_pid("web")
@@ -234,7 +234,7 @@ def test_the_runner_restarts_a_killed_child_and_the_site_answers_again(runner):
         10,
         "waiting for the runner to notice the web server's death",
     )
-    runner.wait_for(lambda: runner.logged("web answers again"), 30, "waiting for the web again")
+    runner.wait_for(lambda: runner.logged("web answers again"), 60, "waiting for the web again")
     assert get(f"{base}/healthz") == 200 and runner.child_pid("web") != web
 
     # and Ctrl-C (SIGTERM) still stops everything, with exit code 0
