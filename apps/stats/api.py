@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from apps.core.api import PAGE_PARAMETERS, ErrorSerializer, MoneyField, Pagination, paginated
 from apps.core.throttling import SimulateThrottle
 from apps.stats import selectors, simulator
-from apps.stats.models import Period, TraderStats
+from apps.stats.models import Market, Period, TraderStats
 from apps.traders.models import LeadTrader
 
 READ_ERRORS = {400: ErrorSerializer, 404: ErrorSerializer}
@@ -44,7 +44,7 @@ class TraderSerializer(serializers.Serializer):
     status = serializers.CharField(help_text="active or ended.")
     profit_share_ratio = MoneyField(help_text="Share of copiers' net realized profit, 0 to 0.30.")
     market = serializers.ChoiceField(
-        choices=list(selectors.MARKETS), help_text="The market of the stats, copiers and AUM."
+        choices=Market.choices, help_text="The market of the stats, copiers and AUM."
     )
     copiers = serializers.IntegerField(
         help_text="Active copies now (futures; with market=spot, spot copies)."
@@ -150,7 +150,7 @@ class TraderDetailSerializer(TraderSerializer):
         allow_null=True, help_text="How closely copiers tracked the lead; null before stats."
     )
     markets = serializers.ListField(
-        child=serializers.ChoiceField(choices=list(selectors.MARKETS)),
+        child=serializers.CharField(),  # futures, spot (one enum name per choice set)
         help_text="The markets the lead trades (futures always; spot when its lead spot "
         "account holds cash or has traded).",
     )
