@@ -47,11 +47,19 @@ def trader_get(*, trader_id) -> LeadTrader:
 
 def lead_markets(*, lead: LeadTrader) -> list[str]:
     """The markets ``lead`` leads, futures first: those whose lead account holds something or
-    has a lead event. Empty for a lead who has not funded either account yet. One query."""
+    has a trade (the "strategy ended" event written on both accounts at the end is no trade,
+    as in the stats: an ended futures-only lead does not lead spot). Empty for a lead who has
+    not funded either account yet. One query."""
     accounts = {lead.futures_account_id: FUTURES, lead.spot_account_id: SPOT}
     rows = (
         Account.objects.filter(pk__in=list(accounts))
-        .annotate(traded=Exists(LeadEvent.objects.filter(account_id=OuterRef("pk"))))
+        .annotate(
+            traded=Exists(
+                LeadEvent.objects.filter(account_id=OuterRef("pk")).exclude(
+                    kind=LeadEvent.Kind.ENDED
+                )
+            )
+        )
         .values_list("pk", "balance", "traded")
     )
     led = {accounts[pk] for pk, balance, traded in rows if balance > 0 or traded}
