@@ -176,7 +176,8 @@ _redis_url = next(
 if _redis_url:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Redis down: answered from per-process memory, never a 500 (apps/core/cache.py)
+            "BACKEND": "apps.core.cache.ResilientRedisCache",
             "LOCATION": _redis_url,
             "KEY_PREFIX": "smartsync",
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
