@@ -234,8 +234,8 @@ def test_two_processes_share_one_count_in_redis(redis_url, monkeypatch):
     first = _hits_in_a_new_process(env, ident, 2)
     second = _hits_in_a_new_process(env, ident, 2)
     # then both used Redis and the second saw the first one's hits
-    assert first == "RedisCache ok,ok"
-    assert second == "RedisCache ok,refused"
+    assert first == "ResilientRedisCache ok,ok"
+    assert second == "ResilientRedisCache ok,refused"
 
 
 def test_two_processes_share_one_count_in_the_database_cache(tmp_path):
