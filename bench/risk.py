@@ -146,6 +146,20 @@ def main() -> int:
     from apps.positions.models import Position
 
     hooks._listeners.clear()  # the bench runs the pass itself, once per price
+    from django.test.utils import setup_test_environment
+
+    # a throwaway test_<name> database, like every bench: never the DATABASE_URL's own data
+    setup_test_environment()
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        _measure(risk_pass, price_set, Position)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+    return 0
+
+
+def _measure(risk_pass, price_set, Position) -> None:
     for n in SIZES:
         btc = setup(n)
         times, statements, liquidated, floors = [], [], [], []
@@ -167,7 +181,6 @@ def main() -> int:
             flush=True,
         )
         Position.objects.filter(account__code__startswith="copy:risk:").update(status="closed")
-    return 0
 
 
 if __name__ == "__main__":
