@@ -221,8 +221,12 @@ def test_wizard_refuses_past_the_active_copies_limit(client, follower, btc, sett
 def test_preview_shows_what_copy_ongoing_positions_opens(client, follower, lead_with_position):
     url = f"/copies/new/preview/?trader={lead_with_position.pk}&total_investment=1,000"
     html = client.get(url + "&copy_ongoing_positions=on", headers=HX).content.decode()
-    assert "<html" not in html and 'id="ongoing-preview"' in html
-    assert 'hx-trigger="input changed delay:400ms' in html and "every 5s" in html
+    # only the box's content: the box with its triggers stays on the page and is not resent
+    assert "<html" not in html and 'id="ongoing-preview"' not in html and "hx-trigger" not in html
+    page = client.get(f"/copies/new/?trader={lead_with_position.pk}").content.decode()
+    box = page[page.index('id="ongoing-preview"') :].split(">", 1)[0]
+    assert 'hx-trigger="input changed delay:400ms' in box and "every 5s" in box
+    assert 'hx-swap="innerHTML"' in box
     assert "What opens now with 1,000.00 USDT" in html
     assert "BTC-USDT-SWAP" in html and ">5x<" in html
     assert '<td class="num" data-label="Contracts">1.00</td>' in html

@@ -178,7 +178,8 @@ def test_quote_shows_size_margin_and_fee_at_the_current_price(client, lead):
         "/lead/quote/", {"instrument": "BTC-USDT-SWAP", "leverage": "5", "margin": "100"}, **HTMX
     )
     html = response.content.decode()
-    assert html.lstrip().startswith('<div id="open-quote"')
+    # only the box's content: the box (and its triggers) stays on the page
+    assert html.lstrip().startswith('<div class="quote"') and 'id="open-quote"' not in html
     assert "50,000.00 USDT" in html
     assert "<dt>Size</dt><dd>1.00 contracts</dd>" in html
     assert "<dt>Margin used</dt><dd>100.00 USDT</dd>" in html
