@@ -206,6 +206,8 @@ def test_make_run_serves_pages_and_moves_prices(runner):
 def test_the_runner_restarts_a_killed_child_and_the_site_answers_again(runner):
     base, db = runner.base, runner.db
     runner.wait_for(lambda: get(f"{base}/healthz") == 200, 60, "waiting for /healthz")
+    # (a worker killed before it says ready would leave one "ready." line, not two)
+    runner.wait_for(lambda: runner.logged(r"worker \| .*ready\."), 60, "first worker ready")
 
     # when the worker's whole process group (worker, pool processes, beat) is killed
     worker = runner.child_pid("worker")
