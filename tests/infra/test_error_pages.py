@@ -55,3 +55,16 @@ def test_favicon_ico_and_the_svg_icon_are_served():
     home = client.get("/").content.decode()
     assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in home
     assert (BASE_DIR / "static" / "favicon.svg").read_text().startswith("<svg")
+
+
+@pytest.mark.django_db
+def test_the_api_root_points_to_the_docs_and_the_first_resources():
+    client = Client()
+    response = client.get("/api/v1/")
+    assert response.status_code == 200
+    links = response.json()
+    assert links["docs"] == "http://testserver/api/docs/"
+    assert links["schema"] == "http://testserver/api/v1/schema/"
+    assert links["token"] == "http://testserver/api/v1/auth/token/"
+    for name in ("traders", "prices"):  # each link answers, without a token
+        assert client.get(links[name]).status_code == 200, name
