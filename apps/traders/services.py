@@ -21,7 +21,7 @@ from django.utils import timezone
 from apps.core.exceptions import ApplicationError, Conflict, InsufficientFunds, NotFound
 from apps.core.inputs import parse_decimal
 from apps.core.locks import for_update
-from apps.core.money import exact, fmt_amount, to_decimal, to_lot, usdt, usdt_down
+from apps.core.money import exact, fmt_amount, fmt_usdt, to_decimal, to_lot, usdt, usdt_down
 from apps.core.transactions import money_atomic
 from apps.ledger.models import Account, JournalEntry
 from apps.ledger.services import account_create, account_main, ledger_post
@@ -207,6 +207,14 @@ def lead_transfer(
         if direction == "in":
             if locked.status != LeadTrader.Status.ACTIVE:
                 raise Conflict("Your strategy has ended: you can only move money out.")
+            # Said here in the lead's words (the ledger's own refusal names internal accounts);
+            # ledger_post still locks the main account and refuses a race past this read.
+            if amount > main.balance:
+                raise InsufficientFunds(
+                    f"Your main account holds {fmt_usdt(main.balance)} USDT: that is all you can "
+                    "move in.",
+                    fields={"amount_usdt": f"At most {fmt_amount(main.balance)}."},
+                )
             postings = [(main.pk, -amount), (lead_acc_id, amount)]
         else:
             free = account_figures_one(lead_acc_id).available

@@ -366,14 +366,21 @@ def test_transfer_refusals_next_to_the_amount(client, lead):
     block = _field(response.content.decode(), "amount")
     assert "Only 8,997.50 USDT is free in your lead futures account" in block
     assert 'value="9000"' in block
-    # main holds nothing: moving in is refused by the ledger, in words
+    # main holds 2.50 (12.50 credited, 10 moved in): more is refused at the field, in the
+    # lead's words, with no internal account code
+    deposit_credit(user=lead.user, amount=Decimal("12.50"), key="lead-small")
+    client.post("/lead/transfer/", {"direction": "in", "amount": "10", "idempotency_key": "t3"})
+    assert "<dd>2.50 USDT</dd>" in client.get("/lead/").content.decode()  # shown on the card
     response = client.post(
         "/lead/transfer/", {"direction": "in", "amount": "5", "idempotency_key": "t2"}, **HTMX
     )
     html = response.content.decode()
     assert html.lstrip().startswith('<form id="transfer-form"')
-    assert "Insufficient funds" in html
-    assert _futures_balance(lead) == Decimal("9997.5")
+    block = _field(html, "amount")
+    assert "Your main account holds 2.50 USDT: that is all you can move in." in block
+    assert 'value="5"' in block
+    assert "main:" not in html and "Insufficient funds in" not in html
+    assert _futures_balance(lead) == Decimal("10007.5")
 
 
 # --- one position: close, leverage, margin -------------------------------------------------
@@ -597,8 +604,9 @@ def test_console_queries_do_not_grow_with_positions_or_copiers(
     big["position"] = _count(client, f"/lead/positions/{first.pk}/")
     # then
     assert big == small
-    # 14 for the console itself, 5 for its earnings section (totals, the page of copies and
+    # 15 for the console itself (the main account's balance for Move funds among them), 5 for
+    # its earnings section (totals, the page of copies and
     # its count, their settlements, their realized PnL), 4 for the spot section (the spot
     # account's balance and open positions, its holdings, the spot instruments)
-    with django_assert_max_num_queries(23):
+    with django_assert_max_num_queries(24):
         client.get("/lead/")

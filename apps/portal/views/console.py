@@ -26,6 +26,7 @@ from apps.core.exceptions import ApplicationError, NotFound
 from apps.core.forms import service_error
 from apps.core.money import fmt_amount
 from apps.fees import selectors as fees_selectors
+from apps.ledger.selectors import wallet_get
 from apps.market.models import Instrument
 from apps.market.selectors import instrument_get, instrument_list, price_get
 from apps.portal.forms import console as forms
@@ -137,6 +138,7 @@ def _console_context(request, **bound) -> dict:
         "ended": ended,
         "account": account,
         "figures": lead_figures_get(lead=lead),
+        "main_available": wallet_get(user=lead.user)["available_usdt"],
         "positions": _open_positions(lead, account),
         "transfer_form": bound.get("transfer_form") or forms.TransferForm(ended=ended),
         "open_form": open_form,
