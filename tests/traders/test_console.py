@@ -389,6 +389,8 @@ def test_position_page_shows_its_figures_and_forms(client, lead):
     client.force_login(lead.user)
     html = client.get(f"/lead/positions/{pos.pk}/").content.decode()
     assert "BTC-USDT-SWAP" in html and "Isolated margin" in html
+    # the one thing copiers do not copy in proportion is said (SPEC 5.3: above 1,000% is safe)
+    assert "whose margin level is above 1,000% (already safe from liquidation)" in html
     assert "10.00 contracts" in html and "1,000.00 USDT" in html
     for form_id in ("close-form", "leverage-form", "margin-form"):
         assert f'id="{form_id}"' in html
