@@ -55,3 +55,18 @@
     }
   });
 })();
+
+/* A refused field stops saying it is wrong once the person types in it again: the error was about
+   the value sent, not this one (the server checks again on the next step). */
+(function () {
+  "use strict";
+  document.addEventListener("input", function (evt) {
+    var input = evt.target;
+    if (!input || !input.getAttribute || input.getAttribute("aria-invalid") !== "true") return;
+    var field = input.closest(".field.error");
+    if (!field) return;
+    input.removeAttribute("aria-invalid");
+    field.classList.remove("error");
+    field.querySelectorAll(".field-error").forEach(function (e) { e.remove(); });
+  });
+})();

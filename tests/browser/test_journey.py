@@ -151,8 +151,11 @@ def test_a_newcomer_copies_a_lead_and_gets_the_money_back(chromium_browser, live
     expect(amount).to_have_attribute("aria-invalid", "true")
     follower.check("the refusal")
 
-    # 5. copy 1,000 (no stop loss in the wizard: it is set later in Settings)
+    # 5. copy 1,000 (no stop loss in the wizard: it is set later in Settings); the refusal of 50
+    # goes as soon as another amount is typed
     amount.fill("1,000")
+    expect(follower.locator("#field-total_investment .field-error")).to_have_count(0)
+    expect(amount).not_to_have_attribute("aria-invalid", "true")
     follower.get_by_role("button", name="Next: Total Stop Loss for Trader").click()
     expect(follower.get_by_role("heading", name="Total Stop Loss for Trader")).to_be_visible()
     follower.get_by_role("button", name="Next: Review").click()
