@@ -160,8 +160,9 @@ def test_a_simulation_on_the_profile(client, trading_now):
     assert "Copying Replayed with 1,000.00 USDT over the last 7 days" in result
     assert "would have made" in result and "+4.27 USDT (+0.42%)" in result
     assert figure(result, "PnL") == "+4.27 USDT"
-    assert figure(result, "Trades copied") == "2"
-    assert figure(result, "Trades missed") == "1"
+    # actions, not positions: an open and a close of one position are two
+    assert figure(result, "Lead actions copied") == "2 opens, closes, leverage and margin changes"
+    assert figure(result, "Lead actions missed") == "1"
     assert "below minimum size" in result and "× 1" in result
     assert figure(result, "Fees") == "0.25 USDT"
     assert figure(result, "Funding") == "0.00 USDT none"
