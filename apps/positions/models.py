@@ -106,7 +106,8 @@ class Position(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.instrument_id} {self.side} {self.size}"
+        # no query for the instrument (admin lists show this per row); fixed-point, never 0E-8
+        return f"Position #{self.pk} {self.side} {self.size:f}"
 
 
 class LeadEvent(models.Model):
@@ -210,4 +211,4 @@ class Fill(models.Model):
         ordering = ["-id"]
 
     def __str__(self) -> str:
-        return f"{self.action} {self.quantity} @ {self.price}"
+        return f"{self.action} {self.quantity:f} @ {self.price:f}"
