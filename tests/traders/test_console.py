@@ -186,6 +186,18 @@ def test_quote_shows_size_margin_and_fee_at_the_current_price(client, lead):
     assert "<dt>Fee</dt><dd>0.25 USDT</dd>" in html
 
 
+def test_quote_warns_before_an_open_needs_more_than_is_available(client, lead):
+    client.force_login(lead.user)
+    query = {"instrument": "BTC-USDT-SWAP", "leverage": "5", "margin": "100"}
+    assert "more than the" not in client.get("/lead/quote/", query, **HTMX).content.decode()
+    # 9,998 margin at 5x: 99.98 contracts, fee 99.98 x 500 x 0.0005 = 24.995; 10,022.995 is
+    # more than the 10,000.00 the lead futures account holds
+    query["margin"] = "9,998"
+    html = client.get("/lead/quote/", query, **HTMX).content.decode()
+    assert "<dd>99.98 contracts</dd>" in html
+    assert "Margin and fee come to more than the 10,000.00 USDT available" in html
+
+
 def test_quote_reads_thousands_separators_and_follows_the_price(client, lead):
     client.force_login(lead.user)
     query = {"instrument": "BTC-USDT-SWAP", "leverage": "5", "margin": "1,000"}

@@ -84,9 +84,11 @@ def _mark(position: Position):
     return price.price if price is not None else None
 
 
-def _quote(data) -> dict:
+def _quote(data, available=None) -> dict:
     """What the open form would trade at the current price: size, margin used and fee from
-    ``services.open_quote``, or the reason it cannot be quoted yet (in the services' words)."""
+    ``services.open_quote``, or the reason it cannot be quoted yet (in the services' words).
+    With ``available`` (the lead futures account's), a quote that needs more says so before
+    the lead sends it."""
     margin = (data.get("margin") or "").strip()
     if not margin:
         return {
@@ -119,6 +121,8 @@ def _quote(data) -> dict:
         "size": size,
         "used": used,
         "fee": fee,
+        "available": available,
+        "short": available is not None and used + fee > available,
     }
 
 
@@ -127,12 +131,12 @@ def _console_context(request, **bound) -> dict:
     ended = not lead.is_active
     spot = _spot_context(request, lead, **bound)
     open_form = bound.get("open_form")
+    account = account_figures_one(lead.futures_account_id)
     if open_form is not None:
-        quote = _quote(open_form.data)
+        quote = _quote(open_form.data, account.available)
     else:
         open_form = forms.OpenForm(instruments=_instruments())
         quote = _quote({})
-    account = account_figures_one(lead.futures_account_id)
     return {
         "lead": lead,
         "ended": ended,
@@ -204,7 +208,10 @@ def lead_console(request):
 @require_GET
 @lead_required
 def lead_console_quote(request):
-    return render(request, "traders/console.html#open-quote", {"quote": _quote(request.GET)})
+    available = account_figures_one(request.lead.futures_account_id).available
+    return render(
+        request, "traders/console.html#open-quote", {"quote": _quote(request.GET, available)}
+    )
 
 
 def _typed_usdt(typed: str) -> str:
