@@ -367,7 +367,10 @@ def test_settings_shows_what_modify_allows(client, setup):
     assert "<dt>Free to take out</dt><dd>899.75 USDT" in html
     assert "<dt>Main account available</dt><dd>2,000.00 USDT" in html
     # lowest: 1,000 - 899.75 = 100.25; highest: 1,000 + 2,000
-    assert "The new total, from 100.25 to 3,000.00 USDT (lower would take out more than the free" in html
+    assert (
+        "The new total, from 100.25 to 3,000.00 USDT (lower would take out more than the free"
+        in html
+    )
     assert "Stop copying" in html and f'href="/copies/{setup["copy"].pk}/stop/"' in html
 
 
