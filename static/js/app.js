@@ -57,16 +57,28 @@
 })();
 
 /* A refused field stops saying it is wrong once the person types in it again: the error was about
-   the value sent, not this one (the server checks again on the next step). */
+   the value sent, not this one (the server checks again on the next step). Two races are
+   covered: typing before this deferred script runs (DOMContentLoaded), and typing within htmx's
+   settle delay after the refusal was swapped in (the field's class is the old one for 20 ms and
+   comes back after): a refused field whose value is no longer the one sent is cleared then too. */
 (function () {
   "use strict";
-  document.addEventListener("input", function (evt) {
-    var input = evt.target;
-    if (!input || !input.getAttribute || input.getAttribute("aria-invalid") !== "true") return;
-    var field = input.closest(".field.error");
-    if (!field) return;
+  function clear(input) {
+    var field = input.closest(".field");
     input.removeAttribute("aria-invalid");
+    if (!field) return;
     field.classList.remove("error");
     field.querySelectorAll(".field-error").forEach(function (e) { e.remove(); });
+  }
+  function sweep() {
+    document.querySelectorAll('input[aria-invalid="true"], .field.error input').forEach(function (input) {
+      if (input.value !== input.defaultValue) clear(input);
+    });
+  }
+  document.addEventListener("input", function (evt) {
+    var input = evt.target;
+    if (input && input.getAttribute && input.getAttribute("aria-invalid") === "true") clear(input);
   });
+  document.addEventListener("DOMContentLoaded", sweep);
+  document.addEventListener("htmx:afterSettle", sweep);
 })();
