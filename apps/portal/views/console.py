@@ -142,7 +142,7 @@ def _console_context(request, **bound) -> dict:
         "ended": ended,
         "account": account,
         "figures": lead_figures_get(lead=lead),
-        "main_available": wallet_get(user=lead.user)["available_usdt"],
+        "main_available": wallet_get(user=request.user)["available_usdt"],
         "positions": _open_positions(lead, account),
         "transfer_form": bound.get("transfer_form") or forms.TransferForm(ended=ended),
         "open_form": open_form,
