@@ -365,6 +365,41 @@ def _fraction(value) -> Decimal:
     return f
 
 
+def _fraction_quantity(position: Position, inst: Instrument, f: Decimal, *, verb: str) -> Decimal:
+    """The quantity a lead's close (or spot sell) of fraction ``f`` takes: one exact product
+    floored to the lot; a remainder below the minimum size goes too."""
+    size = position.size
+    qty = size if f == 1 else to_lot(exact(size) * exact(f), inst.lot_size)
+    if size - qty < inst.min_size:
+        qty = size
+    if qty <= 0:
+        raise ApplicationError(
+            f"That fraction {verb} less than one lot ({inst.lot_size.normalize()}).",
+            fields={"fraction": "Too small."},
+        )
+    return qty
+
+
+def _book_lead_close(event: LeadEvent, position: Position, *, memo: str) -> None:
+    """Book the lead's side of a close or spot sell event (its size at its fill price), then
+    hand the event to the mirroring."""
+    positions_apply(
+        key=f"lead-event:{event.pk}",
+        memo=memo,
+        closes=[
+            market_close_spec(
+                position=position,
+                instrument=event.instrument,
+                quantity=event.size,
+                price=event.fill_price,
+                reason=Position.CloseReason.LEAD,
+                lead_event_id=event.pk,
+            )
+        ],
+    )
+    lead_event_recorded(event.pk)
+
+
 def lead_position_close(*, lead: LeadTrader, position: Position | int, fraction) -> Position:
     """Close a fraction (0 < f <= 1) of a sub-position at market. A remainder below the
     minimum size is closed too; the event records the fraction actually closed."""
@@ -373,14 +408,7 @@ def lead_position_close(*, lead: LeadTrader, position: Position | int, fraction)
         locked = _lock_lead(lead, allow_ended=True)  # an ended lead may still unwind
         pos = _lock_own_position(locked, position)
         inst = pos.instrument
-        qty = pos.size if f == 1 else to_lot(exact(pos.size) * exact(f), inst.lot_size)
-        if pos.size - qty < inst.min_size:
-            qty = pos.size
-        if qty <= 0:
-            raise ApplicationError(
-                f"That fraction closes less than one lot ({inst.lot_size}).",
-                fields={"fraction": "Too small."},
-            )
+        qty = _fraction_quantity(pos, inst, f, verb="closes")
         price = venue_price(instrument=inst, side=_exec_side(pos.side, opening=False))
         full = qty == pos.size
         event = LeadEvent.objects.create(
@@ -396,21 +424,7 @@ def lead_position_close(*, lead: LeadTrader, position: Position | int, fraction)
             lead_size_before=pos.size,  # followers close exactly size x qty / this
             fraction=Decimal(1) if full else qty / pos.size,  # display only
         )
-        positions_apply(
-            key=f"lead-event:{event.pk}",
-            memo=f"lead close {qty} {inst.name}",
-            closes=[
-                market_close_spec(
-                    position=pos,
-                    instrument=inst,
-                    quantity=qty,
-                    price=price,
-                    reason=Position.CloseReason.LEAD,
-                    lead_event_id=event.pk,
-                )
-            ],
-        )
-        lead_event_recorded(event.pk)
+        _book_lead_close(event, pos, memo=f"lead close {qty} {inst.name}")
     pos.refresh_from_db()
     return pos
 
@@ -639,14 +653,7 @@ def lead_spot_sell(*, lead: LeadTrader, instrument: Instrument | str, fraction) 
                 f"You hold no {inst.base_asset} in your lead spot account.",
                 fields={"instrument": "Nothing to sell."},
             )
-        qty = holding.size if f == 1 else to_lot(exact(holding.size) * exact(f), inst.lot_size)
-        if holding.size - qty < inst.min_size:
-            qty = holding.size
-        if qty <= 0:
-            raise ApplicationError(
-                f"That fraction sells less than one lot ({inst.lot_size.normalize()}).",
-                fields={"fraction": "Too small."},
-            )
+        qty = _fraction_quantity(holding, inst, f, verb="sells")
         price = venue_price(instrument=inst, side="sell")
         event = LeadEvent.objects.create(
             account_id=locked.spot_account_id,
@@ -661,20 +668,6 @@ def lead_spot_sell(*, lead: LeadTrader, instrument: Instrument | str, fraction) 
             lead_size_before=holding.size,
             fraction=Decimal(1) if qty == holding.size else qty / holding.size,  # display only
         )
-        positions_apply(
-            key=f"lead-event:{event.pk}",
-            memo=f"lead spot sell {qty} {inst.name}",
-            closes=[
-                market_close_spec(
-                    position=holding,
-                    instrument=inst,
-                    quantity=qty,
-                    price=price,
-                    reason=Position.CloseReason.LEAD,
-                    lead_event_id=event.pk,
-                )
-            ],
-        )
-        lead_event_recorded(event.pk)
+        _book_lead_close(event, holding, memo=f"lead spot sell {qty} {inst.name}")
     holding.refresh_from_db()
     return holding
