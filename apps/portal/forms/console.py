@@ -31,6 +31,16 @@ class _KeyedForm(forms.Form):
             self.initial.setdefault(FORM_FIELD, form_key())
 
 
+def _directions(form: forms.Form, name: str, *, ended: bool) -> None:
+    """A transfer's direction field: In first; after the strategy's end only Out (the service
+    refuses In too)."""
+    if ended:
+        form.fields[name].choices = [form.fields[name].choices[1]]
+        form.initial.setdefault(name, "out")
+    else:
+        form.initial.setdefault(name, "in")
+
+
 class TransferForm(_KeyedForm):
     direction = forms.ChoiceField(
         label="Direction",
@@ -44,11 +54,7 @@ class TransferForm(_KeyedForm):
 
     def __init__(self, data=None, *, ended: bool = False, **kwargs):
         super().__init__(data, **kwargs)
-        if ended:  # after the end only money out is possible (the service says so too)
-            self.fields["direction"].choices = [self.fields["direction"].choices[1]]
-            self.initial.setdefault("direction", "out")
-        else:
-            self.initial.setdefault("direction", "in")
+        _directions(self, "direction", ended=ended)
 
 
 class OpenForm(_KeyedForm):
@@ -183,11 +189,7 @@ class SpotTransferForm(_KeyedForm):
 
     def __init__(self, data=None, *, ended: bool = False, **kwargs):
         super().__init__(data, **kwargs)
-        if ended:  # after the end only money out is possible (the service says so too)
-            self.fields["spot_direction"].choices = [self.fields["spot_direction"].choices[1]]
-            self.initial.setdefault("spot_direction", "out")
-        else:
-            self.initial.setdefault("spot_direction", "in")
+        _directions(self, "spot_direction", ended=ended)
 
 
 class SpotBuyForm(_KeyedForm):

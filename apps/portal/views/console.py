@@ -240,31 +240,41 @@ def _refused(form, exc: ApplicationError) -> None:
     service_error(form, exc, field_map=getattr(form, "field_map", forms.FIELD_MAP))
 
 
+def _transfer(request, form, *, market: str, direction: str, amount: str, scope: str):
+    """Move funds between the main account and a lead account, once per form key; the answer
+    to send, or None with the service's refusal placed on the form."""
+    d = form.cleaned_data
+
+    def run() -> dict:
+        services.lead_transfer(
+            lead=request.lead, market=market, direction=d[direction], amount=d[amount]
+        )
+        where = "into" if d[direction] == "in" else "out of"
+        return {
+            "redirect": reverse("lead_console"),
+            "message": f"Moved {_typed_usdt(d[amount])} {where} your lead {market} account.",
+        }
+
+    try:
+        answer, _ = idempotent_form(request, scope=scope, payload=d, run=run)
+    except ApplicationError as exc:
+        _refused(form, exc)
+        return None
+    return _done(request, answer)
+
+
 @require_POST
 @lead_required
 def lead_console_transfer(request):
     lead = request.lead
     form = forms.TransferForm(request.POST, ended=not lead.is_active)
     if form.is_valid():
-        d = form.cleaned_data
-        into = d["direction"] == "in"
-
-        def run() -> dict:
-            services.lead_transfer(
-                lead=lead, market="futures", direction=d["direction"], amount=d["amount"]
-            )
-            where = "into" if into else "out of"
-            return {
-                "redirect": reverse("lead_console"),
-                "message": f"Moved {_typed_usdt(d['amount'])} {where} your lead futures account.",
-            }
-
-        try:
-            answer, _ = idempotent_form(request, scope="page:lead-transfer", payload=d, run=run)
-        except ApplicationError as exc:
-            _refused(form, exc)
-        else:
-            return _done(request, answer)
+        done = _transfer(
+            request, form, market="futures", direction="direction", amount="amount",
+            scope="page:lead-transfer",
+        )  # fmt: skip
+        if done is not None:
+            return done
     if request.htmx:
         return render(
             request,
@@ -402,27 +412,12 @@ def lead_console_spot_transfer(request):
     lead = request.lead
     form = forms.SpotTransferForm(request.POST, ended=not lead.is_active)
     if form.is_valid():
-        d = form.cleaned_data
-        into = d["spot_direction"] == "in"
-
-        def run() -> dict:
-            services.lead_transfer(
-                lead=lead, market="spot", direction=d["spot_direction"], amount=d["spot_amount"]
-            )
-            where = "into" if into else "out of"
-            return {
-                "redirect": reverse("lead_console"),
-                "message": f"Moved {_typed_usdt(d['spot_amount'])} {where} your lead spot account.",
-            }
-
-        try:
-            answer, _ = idempotent_form(
-                request, scope="page:lead-spot-transfer", payload=d, run=run
-            )
-        except ApplicationError as exc:
-            _refused(form, exc)
-        else:
-            return _done(request, answer)
+        done = _transfer(
+            request, form, market="spot", direction="spot_direction", amount="spot_amount",
+            scope="page:lead-spot-transfer",
+        )  # fmt: skip
+        if done is not None:
+            return done
     return _spot_refused_page(request, "spot-transfer-form", "spot_transfer_form", form)
 
 
