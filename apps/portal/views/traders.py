@@ -310,39 +310,73 @@ def _simulation(request, lead: LeadTrader) -> dict:
 
 @require_GET
 def trader_profile(request, trader_id: int):
-    period = request.GET.get("period") or DEFAULT_PERIOD
-    market = request.GET.get("market") or "futures"
+    """The profile page, or the part an htmx request targets (the simulator, the stats of a
+    period, a page of position history): each step below adds what the next part needs."""
     target = request.htmx.target if request.htmx else None
     if target == "simulation":  # the simulator's part needs the lead only
-        try:
-            lead = trader_get(trader_id=trader_id)
-        except NotFound:
-            raise Http404("No such lead trader.") from None
+        lead = _lead_or_404(trader_id)
         return render(
             request,
             "traders/profile.html#simulation",
             {"lead": lead, "simulation": _simulation(request, lead)},
         )
+    profile = _profile_or_404(
+        trader_id,
+        period=request.GET.get("period") or DEFAULT_PERIOD,
+        market=request.GET.get("market") or "futures",
+    )
+    query = _profile_query(profile)
+    context = _profile_stats_context(profile, query)
+    if target == "profile-stats":
+        return render(request, "traders/profile.html#profile-stats", context)
+    context |= _profile_history_context(request, profile, query)
+    if target == "position-history":
+        return render(request, "traders/profile.html#position-history", context)
+    context |= _profile_positions_context(request, profile)
+    return render(request, "traders/profile.html", context)
+
+
+def _lead_or_404(trader_id: int):
     try:
-        profile = selectors.trader_profile_get(trader_id=trader_id, period=period, market=market)
+        return trader_get(trader_id=trader_id)
+    except NotFound:
+        raise Http404("No such lead trader.") from None
+
+
+def _profile_or_404(trader_id: int, *, period: str, market: str):
+    try:
+        return selectors.trader_profile_get(trader_id=trader_id, period=period, market=market)
     except NotFound:
         raise Http404("No such lead trader.") from None
     except ApplicationError:  # an unknown period or market: the defaults, as a link would
         try:
-            profile = selectors.trader_profile_get(trader_id=trader_id, period=DEFAULT_PERIOD)
+            return selectors.trader_profile_get(trader_id=trader_id, period=DEFAULT_PERIOD)
         except NotFound:
             raise Http404("No such lead trader.") from None
-    lead, market, period = profile.lead, profile.market, profile.period
-    base = {"lead": lead, "profile": profile, "market": market, "period": period}
-    period_stats = profile.stats.get(period)
-    keep = {"market": market if market != "futures" else "", "period": period}
+
+
+def _profile_query(profile):
+    """A query string that keeps the profile's market and period, with ``changes``."""
+    keep = {
+        "market": profile.market if profile.market != "futures" else "",
+        "period": profile.period,
+    }
 
     def query(**changes) -> str:
         return urlencode({k: v for k, v in (keep | changes).items() if v})
 
-    context = base | {
+    return query
+
+
+def _profile_stats_context(profile, query) -> dict:
+    lead, market, period = profile.lead, profile.market, profile.period
+    return {
+        "lead": lead,
+        "profile": profile,
+        "market": market,
+        "period": period,
         "row": profile.row,
-        "stats": period_stats,
+        "stats": profile.stats.get(period),
         "tracking": profile.tracking,
         "periods": PERIOD_LABELS,
         "period_label": PERIOD_LABELS[period],
@@ -358,29 +392,32 @@ def trader_profile(request, trader_id: int):
             and (profile.tracking.tracked_copies or profile.tracking.mirror_outcomes)
         ),
     }
-    if target == "profile-stats":
-        return render(request, "traders/profile.html#profile-stats", context)
+
+
+def _profile_history_context(request, profile, query) -> dict:
     history = Paginator(
-        selectors.trader_positions(lead=lead, market=market, status=Position.Status.CLOSED),
+        selectors.trader_positions(
+            lead=profile.lead, market=profile.market, status=Position.Status.CLOSED
+        ),
         HISTORY_PAGE_SIZE,
     ).get_page(request.GET.get("history") or 1)
-    history_rows = selectors.position_rows(history.object_list)
-    context |= {
+    return {
         "history": history,
-        "history_rows": history_rows,
+        "history_rows": selectors.position_rows(history.object_list),
         "history_newer": query(history=history.previous_page_number())
         if history.has_previous()
         else "",
         "history_older": query(history=history.next_page_number()) if history.has_next() else "",
     }
-    if target == "position-history":
-        return render(request, "traders/profile.html#position-history", context)
-    positions = selectors.position_rows(
-        selectors.trader_positions(lead=lead, market=market, status=Position.Status.OPEN)
-    )
+
+
+def _profile_positions_context(request, profile) -> dict:
+    lead, market = profile.lead, profile.market
     instrument = selectors.trader_main_instrument(lead=lead, market=market)
-    context |= {
-        "positions": positions,
+    return {
+        "positions": selectors.position_rows(
+            selectors.trader_positions(lead=lead, market=market, status=Position.Status.OPEN)
+        ),
         "instrument": instrument,
         "candles_url": (
             reverse("api:price-candles", args=[instrument]) + "?interval=1h&limit=168"
@@ -390,4 +427,3 @@ def trader_profile(request, trader_id: int):
         "cta": _copy_cta(request, lead, profile.row),
         "simulation": _simulation(request, lead) if market == "futures" else None,
     }
-    return render(request, "traders/profile.html", context)
