@@ -284,6 +284,11 @@ def open_quote(
     return size, used, fee
 
 
+def open_fits(*, used: Decimal, fee: Decimal, available: Decimal) -> bool:
+    """An open is paid from the lead futures account's available: its margin and its fee."""
+    return used + fee <= available
+
+
 def lead_position_open(
     *,
     lead: LeadTrader,
@@ -310,7 +315,7 @@ def lead_position_open(
         _refuse_without_equity(figures.equity)
         price = venue_price(instrument=inst, side=_exec_side(side, opening=True))
         size, used, fee = open_quote(instrument=inst, margin=margin, leverage=lev, price=price)
-        if used + fee > figures.available:
+        if not open_fits(used=used, fee=fee, available=figures.available):
             raise InsufficientFunds(
                 f"Margin {fmt_amount(used)} + fee {fmt_amount(fee)} USDT exceeds the {fmt_amount(figures.available)} USDT "
                 "available in your lead futures account.",

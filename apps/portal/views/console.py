@@ -122,7 +122,8 @@ def _quote(data, available=None) -> dict:
         "used": used,
         "fee": fee,
         "available": available,
-        "short": available is not None and used + fee > available,
+        "short": available is not None
+        and not services.open_fits(used=used, fee=fee, available=available),
     }
 
 
